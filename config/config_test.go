@@ -34,7 +34,7 @@ func TestParseRejectsBadInput(t *testing.T) {
 		"unknown key":   {"logg:\n  level: info\n", "field logg not found"},
 		"bad level":     {"log:\n  level: loud\n", "log.level"},
 		"bad format":    {"log:\n  format: xml\n", "log.format"},
-		"bad duration":  {"ivr:\n  menu_timeout: soon\n", "menu_timeout"},
+		"bad duration":  {"ivr:\n  menu_timeout: soon\n", "line 2"},
 		"negative time": {"ivr:\n  echo_limit: -1s\n", "echo_limit"},
 		"not a map":     {"- a\n- b\n", "cannot unmarshal"},
 		"empty dir":     {"recording:\n  dir: \"\"\n", "recording.dir"},

@@ -165,6 +165,11 @@ func (s *Stream) WriteFrame(ctx context.Context, frame []int16) error {
 	if len(frame) != len(s.silence) {
 		return fmt.Errorf("media: frame of %d samples, want %d", len(frame), len(s.silence))
 	}
+	select {
+	case <-s.done: // checked first: a free queue slot must not hide the end
+		return ErrHangup
+	default:
+	}
 	cp := append([]int16(nil), frame...)
 	select {
 	case s.send <- cp:

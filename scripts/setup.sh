@@ -7,13 +7,14 @@
 #   flite        TTS used by scripts/make-prompts.sh
 #   espeak-ng    TTS used by scripts/make-test-audio.sh
 #   sox          audio conversion and measurement
+#   tcpdump      captures the RTP Hotline sends in the SIPp tests (test/e2e)
 #
 # A second run does no apt work and needs no network (checked with dpkg -s).
 # Runs apt-get directly as root, or through sudo otherwise.
 # Extra packages may be passed as arguments: scripts/setup.sh tshark
 set -euo pipefail
 
-PKGS=(sip-tester baresip-core flite espeak-ng sox "$@")
+PKGS=(sip-tester baresip-core flite espeak-ng sox tcpdump "$@")
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -182,8 +182,12 @@ func TestLateOffer(t *testing.T) {
 	if !<-heard {
 		t.Fatal("handler did not hear the caller after a late offer")
 	}
-	if d := onlyDialog(t, s); d.far.Codec != fmtPCMA {
-		t.Errorf("codec from the ACK's answer = %+v, want PCMA", d.far.Codec)
+	d := onlyDialog(t, s)
+	d.mu.Lock()
+	codec := d.far.Codec
+	d.mu.Unlock()
+	if codec != fmtPCMA {
+		t.Errorf("codec from the ACK's answer = %+v, want PCMA", codec)
 	}
 	if err := sess.Bye(ctx); err != nil {
 		t.Fatal(err)
@@ -247,7 +251,10 @@ func TestReInviteHoldResume(t *testing.T) {
 	within(t, 2*time.Second, func() bool { return onlyDialog(t, s).getState() == stateConfirmed }, "the call to start")
 	d := onlyDialog(t, s)
 	v0 := sdpOf(t, sess.InviteResponse.Body()).Origin.SessionVersion
-	if got := d.rtpConfig(d.far); got.InactivityTimeout != cfg.RTPTimeout || got.Direction != media.SendRecv {
+	d.mu.Lock()
+	far0 := d.far
+	d.mu.Unlock()
+	if got := d.rtpConfig(far0); got.InactivityTimeout != cfg.RTPTimeout || got.Direction != media.SendRecv {
 		t.Fatalf("before hold: rtp %+v", got)
 	}
 

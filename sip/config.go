@@ -38,6 +38,10 @@ type Config struct {
 	// DrainTime is how long Shutdown lets calls in progress finish before
 	// it hangs them up. Default 30s.
 	DrainTime time.Duration `yaml:"drain_time"`
+	// RingTime is how long a call rings (180 Ringing) before it is
+	// answered, for a PBX or carrier that wants the caller to hear ringback
+	// first; the caller may CANCEL meanwhile. Default 0: answer at once.
+	RingTime time.Duration `yaml:"ring_time"`
 	// MaxCalls caps concurrent calls; INVITEs beyond it get 503.
 	// Default 0: no cap other than the RTP port range.
 	MaxCalls int `yaml:"max_calls"`
@@ -113,6 +117,9 @@ func (c Config) Validate() error {
 	}
 	if c.DrainTime < 0 {
 		return fmt.Errorf("drain_time %s: must not be negative", c.DrainTime)
+	}
+	if c.RingTime < 0 {
+		return fmt.Errorf("ring_time %s: must not be negative", c.RingTime)
 	}
 	if c.MaxCalls < 0 {
 		return fmt.Errorf("max_calls %d: must not be negative", c.MaxCalls)

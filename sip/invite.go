@@ -130,7 +130,7 @@ func (s *Server) onInvite(req *siplib.Request, tx siplib.ServerTransaction, tr *
 	started = s.startCall(d, far)
 }
 
-// ring waits ringTime (tests only); false if the call ended meanwhile.
+// ring waits ring_time; false if the call ended meanwhile.
 func (s *Server) ring(d *dialog, tx siplib.ServerTransaction) bool {
 	if s.ringTime > 0 {
 		t := time.NewTimer(s.ringTime)

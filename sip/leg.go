@@ -143,8 +143,10 @@ func (s *Server) runCall(d *dialog) {
 	s.serveHandler(ctx, call)
 	s.hangupNow(d, ErrHangup)
 	wg.Wait()
+	clock := l.Stats()
 	d.log.Info("call ended", "cause", context.Cause(ctx).Error(),
-		"duration", time.Since(d.begin).Round(time.Millisecond), "rtp", sess.Stats())
+		"duration", time.Since(d.begin).Round(time.Millisecond), "rtp", sess.Stats(),
+		"frames", clock.Ticks, "late_frames", clock.Late, "skipped_frames", clock.Skipped)
 }
 
 // serveHandler runs the handler, containing a panic to its own call.

@@ -54,8 +54,7 @@ type Server struct {
 	t1, t2 time.Duration
 	// byeTimeout bounds a BYE transaction we start.
 	byeTimeout time.Duration
-	// ringTime is how long we ring before answering. Zero in production:
-	// tests set it to exercise CANCEL.
+	// ringTime is how long we ring before answering: ring_time.
 	ringTime time.Duration
 
 	ctx    context.Context // parent of every call; canceled by Close
@@ -102,6 +101,7 @@ func NewServer(cfg Config, h Handler, log *slog.Logger) (*Server, error) {
 		t1:         siplib.T1,
 		t2:         siplib.T2,
 		byeTimeout: 64 * siplib.T1,
+		ringTime:   cfg.RingTime,
 		dialogs:    make(map[string]*dialog),
 		changed:    make(chan struct{}),
 	}
