@@ -64,7 +64,7 @@ type testServer struct {
 }
 
 // newTestServer builds a server; tune adjusts it before Start.
-func newTestServer(t *testing.T, cfg Config, h Handler, tune ...func(*Server)) *testServer {
+func newTestServer(t testing.TB, cfg Config, h Handler, tune ...func(*Server)) *testServer {
 	t.Helper()
 	logs := &logBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -387,12 +387,3 @@ func onlyDialog(t *testing.T, s *testServer) *dialog {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
-
-// assertSessionConfig checks what the running RTP session was told.
-func assertSessionConfig(t *testing.T, sess *media.RTPSession, dir media.Direction, inactivity time.Duration) {
-	t.Helper()
-	cfg := sess.Config()
-	if cfg.Direction != dir || cfg.InactivityTimeout != inactivity {
-		t.Errorf("rtp session direction %v inactivity %v, want %v and %v", cfg.Direction, cfg.InactivityTimeout, dir, inactivity)
-	}
-}

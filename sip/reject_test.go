@@ -310,12 +310,12 @@ func TestNotAcceptable(t *testing.T) {
 
 // rawUA speaks SIP over a bare UDP socket, to send what sipgo would not.
 type rawUA struct {
-	t    *testing.T
+	t    testing.TB
 	conn *net.UDPConn
 	to   netip.AddrPort
 }
 
-func newRawUA(t *testing.T, to netip.AddrPort) *rawUA {
+func newRawUA(t testing.TB, to netip.AddrPort) *rawUA {
 	t.Helper()
 	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
