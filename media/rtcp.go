@@ -26,8 +26,15 @@ func (r *receiveStats) update(seq uint16, ssrc uint32) {
 		r.received = 1
 		return
 	}
+	delta := seq - r.maxSeq
+	if delta == 0 {
+		// A repeat of the newest packet: RFC 4733 end-of-event retransmits
+		// often reuse the sequence number, and counting them would report
+		// negative loss.
+		return
+	}
 	r.received++
-	if delta := seq - r.maxSeq; delta != 0 && delta < 0x8000 {
+	if delta < 0x8000 {
 		if seq < r.maxSeq {
 			r.cycles += 1 << 16
 		}
@@ -39,7 +46,8 @@ func (r *receiveStats) extendedMax() uint32 { return r.cycles + uint32(r.maxSeq)
 
 func (r *receiveStats) expected() uint32 { return r.extendedMax() - uint32(r.base) + 1 }
 
-// lost is cumulative loss; duplicates can make it negative, as RFC 3550 allows.
+// lost is cumulative loss; older duplicates can still make it negative, as
+// RFC 3550 allows.
 func (r *receiveStats) lost() int64 {
 	if !r.started {
 		return 0

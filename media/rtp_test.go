@@ -303,6 +303,9 @@ func TestRTPUpdateFollowsHoldAndNewAddress(t *testing.T) {
 	cfg := a.sess.Config()
 	cfg.Direction = RecvOnly
 	a.sess.Update(cfg)
+	// A Send that read the old direction just before Update may still
+	// finish; count from after it has.
+	time.Sleep(40 * time.Millisecond)
 	before := a.sess.Stats().PacketsSent
 	time.Sleep(200 * time.Millisecond)
 	if sent := a.sess.Stats().PacketsSent; sent != before {
