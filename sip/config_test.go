@@ -78,6 +78,7 @@ func TestConfigValidate(t *testing.T) {
 		"ports privileged": {func(c *Config) { c.RTPPortMin = 80 }, "rtp_port_min"},
 		"negative timeout": {func(c *Config) { c.RTPTimeout = -time.Second }, "rtp_timeout"},
 		"negative drain":   {func(c *Config) { c.DrainTime = -time.Second }, "drain_time"},
+		"negative ring":    {func(c *Config) { c.RingTime = -time.Second }, "ring_time"},
 		"negative max":     {func(c *Config) { c.MaxCalls = -1 }, "max_calls"},
 		"no trunks":        {func(c *Config) { c.Trunks = nil }, "trunks"},
 		"unnamed trunk":    {func(c *Config) { c.Trunks[0].Name = "" }, "name"},
