@@ -4,8 +4,8 @@
 #   scripts/baresip-call.sh URI [SECONDS] [OUTDIR]
 #   scripts/baresip-call.sh sip:hotline@127.0.0.1:5060 15 /tmp/hotline-call
 #
-# Calls URI with baresip (no sound card: audio comes from a WAV file and is
-# played to ALSA's null device), stays on the line SECONDS (default 15) after
+# Calls URI with baresip (no sound card: audio comes from a WAV file, and
+# what is heard is recorded rather than played), stays on the line SECONDS (default 15) after
 # the call is answered, hangs up, and leaves in OUTDIR (default
 # /tmp/hotline-call):
 #   heard.wav    what the far end sent, decoded (8 kHz mono)

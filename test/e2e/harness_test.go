@@ -1,23 +1,41 @@
 // Package e2e runs the real hotline binary against real SIP peers (SIPp,
 // baresip) over loopback sockets. The peers come from Debian packages that
 // scripts/setup.sh installs.
+//
+// The harness: startHotline runs a race-built hotline on free ports with a
+// test configuration and collects its JSON log (logLines); runSIPp runs one
+// SIPp scenario from test/sipp against it; startCapture records loopback
+// traffic with tcpdump; loadRecording, rtpAudio, findSignal and
+// matchPieces measure what was heard and sent against the source audio.
 package e2e
 
 import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"math"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pion/rtp"
+
+	"github.com/hotline-cc/hotline/internal/audiotest"
+	"github.com/hotline-cc/hotline/internal/pcapfile"
+	"github.com/hotline-cc/hotline/media"
 )
 
 var (
@@ -59,6 +77,16 @@ func need(t *testing.T, prog string) string {
 	return p
 }
 
+// needRoot fails the test unless it runs as root: SIPp replays RTP from
+// pcap files over a raw socket and tcpdump captures loopback, both of
+// which need root (or CAP_NET_RAW).
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Fatal("this test needs root: SIPp's play_pcap_audio sends over a raw socket and tcpdump captures loopback")
+	}
+}
+
 // freePort returns a port free for both UDP and TCP on 127.0.0.1.
 func freePort(t *testing.T) int {
 	t.Helper()
@@ -79,6 +107,48 @@ func freePort(t *testing.T) int {
 	return 0
 }
 
+// freeMediaPort returns an even port p with UDP p to p+3 free on ip: SIPp
+// binds its audio socket on -mp and its video socket two above.
+func freeMediaPort(t *testing.T, ip string) int {
+	t.Helper()
+	for range 50 {
+		u, err := net.ListenPacket("udp", ip+":0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := u.LocalAddr().(*net.UDPAddr).Port &^ 1
+		u.Close()
+		if p+3 > 65535 {
+			continue
+		}
+		ok := true
+		for q := p; q < p+4 && ok; q++ {
+			c, err := net.ListenPacket("udp", fmt.Sprintf("%s:%d", ip, q))
+			if err != nil {
+				ok = false
+				continue
+			}
+			c.Close()
+		}
+		if ok {
+			return p
+		}
+	}
+	t.Fatal("no free media port")
+	return 0
+}
+
+// rtpRanges hands each hotline of this process its own RTP port range,
+// below the kernel's ephemeral ports (32768 and up) where freePort and the
+// peers' sockets land. A port in use anyway is skipped by Hotline.
+var rtpRanges atomic.Int32
+
+func nextRTPRange() (min, max int) {
+	k := int(rtpRanges.Add(1)-1) % 60
+	min = 20000 + k*200
+	return min, min + 198
+}
+
 // node is one running hotline process.
 type node struct {
 	t       *testing.T
@@ -86,16 +156,21 @@ type node struct {
 	SIPPort int
 	RecDir  string
 	logs    *logLines
-	exited  chan error
+	exited  chan struct{} // closed when the process has exited and its log is read
+	waitErr error         // the process's exit status, once exited is closed
+	once    sync.Once
 }
 
-// startHotline runs the binary with a test configuration; extra is YAML
-// appended to it (top-level sections not already present).
+// startHotline runs the binary with a test configuration; sipSection is
+// YAML added under sip: (keys not already set: listen, rtp_bind_addr,
+// rtp_port_min/max, drain_time), extra is YAML appended at the top level
+// (sections not already present: log, sip, recording). The environment has
+// HOTLINE_TEST_SECRET=s3cret-pw for a trunk's password_env.
 func startHotline(t *testing.T, sipSection, extra string) *node {
 	t.Helper()
 	dir := t.TempDir()
 	port := freePort(t)
-	rtpMin := 20000 + (port%200)*100
+	rtpMin, rtpMax := nextRTPRange()
 	cfg := fmt.Sprintf(`log: {level: debug, format: json}
 sip:
   listen: ["udp:127.0.0.1:%d", "tcp:127.0.0.1:%d"]
@@ -105,25 +180,41 @@ sip:
   drain_time: 2s
 %s
 recording: {dir: %s, calls: true}
-%s`, port, port, rtpMin, rtpMin+98, indent(sipSection), filepath.Join(dir, "rec"), extra)
+%s`, port, port, rtpMin, rtpMax, indent(sipSection), filepath.Join(dir, "rec"), extra)
 	cfgPath := filepath.Join(dir, "hotline.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	n := &node{t: t, SIPPort: port, RecDir: filepath.Join(dir, "rec"), logs: &logLines{}, exited: make(chan error, 1)}
+	n := &node{t: t, SIPPort: port, RecDir: filepath.Join(dir, "rec"), logs: &logLines{}, exited: make(chan struct{})}
 	n.cmd = exec.Command(hotlineBin, "serve", "-config", cfgPath)
 	n.cmd.Dir = dir
 	n.cmd.Env = append(os.Environ(), "HOTLINE_TEST_SECRET=s3cret-pw")
-	stderr, err := n.cmd.StderrPipe()
+	// Our own pipe, not StderrPipe: Wait must not close the reading end
+	// before the last lines (shutdown, a race report) are read.
+	pr, pw, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
+	n.cmd.Stderr = pw
 	if err := n.cmd.Start(); err != nil {
+		pr.Close()
+		pw.Close()
 		t.Fatal(err)
 	}
-	go n.logs.read(stderr)
-	go func() { n.exited <- n.cmd.Wait() }()
-	t.Cleanup(n.stop)
+	pw.Close()
+	read := make(chan struct{})
+	go func() {
+		defer close(read)
+		defer pr.Close()
+		n.logs.read(pr)
+	}()
+	go func() {
+		err := n.cmd.Wait()
+		<-read
+		n.waitErr = err
+		close(n.exited)
+	}()
+	t.Cleanup(n.Stop)
 	if _, ok := n.logs.wait("hotline ready", nil, 20*time.Second); !ok {
 		t.Fatalf("hotline did not start:\n%s", n.logs.text())
 	}
@@ -141,39 +232,45 @@ func indent(s string) string {
 	return strings.Join(lines, "\n")
 }
 
-// stop sends SIGTERM and expects a clean exit; a race report or a panic in
-// the server fails the test.
+// Stop sends SIGTERM and expects a clean exit; a race report or a panic in
+// the server fails the test. It runs once (also at cleanup); after it the
+// whole log is in n.logs.
+func (n *node) Stop() {
+	n.once.Do(n.stop)
+}
+
 func (n *node) stop() {
-	if n.cmd.ProcessState == nil {
+	select {
+	case <-n.exited:
+	default:
 		_ = n.cmd.Process.Signal(syscall.SIGTERM)
 	}
 	select {
-	case err := <-n.exited:
-		n.exited <- err
-		if err != nil {
-			n.t.Errorf("hotline exited with %v", err)
+	case <-n.exited:
+		if n.waitErr != nil {
+			n.t.Errorf("hotline exited with %v", n.waitErr)
 		}
 	case <-time.After(15 * time.Second):
 		_ = n.cmd.Process.Kill()
+		<-n.exited
 		n.t.Errorf("hotline did not stop within 15 s of SIGTERM")
 	}
 	if out := n.logs.text(); strings.Contains(out, "WARNING: DATA RACE") || strings.Contains(out, "panic:") {
 		n.t.Errorf("hotline reported a race or panic:\n%s", out)
 	}
 	if n.t.Failed() {
-		n.t.Logf("hotline log:\n%s", n.logs.text())
+		n.t.Logf("hotline log (debug lines left out):\n%s", n.logs.textAbove("DEBUG"))
 	}
 }
 
 // logLines collects the server's JSON log lines.
 type logLines struct {
-	mu    sync.Mutex
-	raw   []string
-	recs  []map[string]any
-	added chan struct{}
+	mu   sync.Mutex
+	raw  []string
+	recs []map[string]any
 }
 
-func (l *logLines) read(r interface{ Read([]byte) (int, error) }) {
+func (l *logLines) read(r io.Reader) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
@@ -195,7 +292,25 @@ func (l *logLines) text() string {
 	return strings.Join(l.raw, "\n")
 }
 
-// find returns the log records with msg whose attributes include attrs.
+// textAbove is the log without the records at level skip (and without
+// sipgo's message dumps), plus every line that is not JSON.
+func (l *logLines) textAbove(skip string) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var b strings.Builder
+	for _, line := range l.raw {
+		var rec struct{ Level string }
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.Level == skip {
+			continue
+		}
+		b.WriteString(line)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// find returns the log records with msg whose attributes include attrs, in
+// log order.
 func (l *logLines) find(msg string, attrs map[string]any) []map[string]any {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -218,40 +333,498 @@ next:
 // wait polls for a record with msg and attrs.
 func (l *logLines) wait(msg string, attrs map[string]any, d time.Duration) (map[string]any, bool) {
 	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
+	for {
 		if recs := l.find(msg, attrs); len(recs) > 0 {
 			return recs[0], true
 		}
+		if time.Now().After(deadline) {
+			return nil, false
+		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return nil, false
+}
+
+// must waits for the record with msg and attrs and fails the test without it.
+func (l *logLines) must(t *testing.T, msg string, attrs map[string]any, d time.Duration) map[string]any {
+	t.Helper()
+	r, ok := l.wait(msg, attrs, d)
+	if !ok {
+		t.Fatalf("no %q log record with %v", msg, attrs)
+	}
+	return r
+}
+
+// none fails the test if a record with msg and attrs was logged.
+func (l *logLines) none(t *testing.T, msg string, attrs map[string]any) {
+	t.Helper()
+	if recs := l.find(msg, attrs); len(recs) > 0 {
+		t.Errorf("unexpected %q log record: %v", msg, recs[0])
+	}
+}
+
+// logTime is the time of a log record.
+func logTime(t *testing.T, rec map[string]any) time.Time {
+	t.Helper()
+	ts, err := time.Parse(time.RFC3339Nano, fmt.Sprint(rec["time"]))
+	if err != nil {
+		t.Fatalf("log record time: %v", err)
+	}
+	return ts
+}
+
+// sippRun is one SIPp invocation.
+type sippRun struct {
+	Scenario string        // file name in test/sipp
+	Timeout  time.Duration // SIPp's global -timeout; the call fails after it
+	IP       string        // local address for SIP and media; default 127.0.0.1
+	SIPPort  int           // local SIP port; 0 picks a free one
+	Media    int           // local media port (-mp); 0 picks a free one
+	Args     []string      // more options, e.g. -au, -ap
+}
+
+// sippResult is what a SIPp run left behind.
+type sippResult struct {
+	Code     int    // exit code: 0 all calls succeeded, 1 one failed
+	Out      string // the final screens
+	CallID   string // the Call-ID of its (single) call
+	IP       string
+	SIPPort  int
+	Media    int
+	Log      string // what the scenario's <log> actions wrote (-trace_logs)
+	Errors   string // unexpected messages and failures (-trace_err)
+	Messages string // every message sent and received (-trace_msg)
+}
+
+// runSIPp runs one SIPp scenario, one call, against n and returns when it
+// is over. The scenario file is taken from test/sipp, SIPp runs in the
+// repository root.
+func runSIPp(t *testing.T, n *node, r sippRun) sippResult {
+	t.Helper()
+	need(t, "sipp")
+	if r.IP == "" {
+		r.IP = "127.0.0.1"
+	}
+	if r.SIPPort == 0 {
+		r.SIPPort = freePort(t)
+	}
+	if r.Media == 0 {
+		r.Media = freeMediaPort(t, r.IP)
+	}
+	dir := t.TempDir()
+	files := map[string]string{}
+	for _, k := range []string{"log", "error", "message"} {
+		files[k] = filepath.Join(dir, k+".txt")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), r.Timeout+15*time.Second)
+	defer cancel()
+	args := append([]string{
+		"-sf", filepath.Join(repoRoot, "test", "sipp", r.Scenario),
+		"-s", "hotline",
+		"-i", r.IP, "-mi", r.IP,
+		"-p", fmt.Sprint(r.SIPPort), "-mp", fmt.Sprint(r.Media),
+		"-m", "1", "-timeout", fmt.Sprintf("%dms", r.Timeout.Milliseconds()), "-timeout_error",
+		"-nostdin",
+		"-trace_logs", "-log_file", files["log"],
+		"-trace_err", "-error_file", files["error"],
+		"-trace_msg", "-message_file", files["message"],
+	}, r.Args...)
+	args = append(args, fmt.Sprintf("127.0.0.1:%d", n.SIPPort))
+	cmd := exec.CommandContext(ctx, "sipp", args...)
+	cmd.Dir = repoRoot
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	res := sippResult{IP: r.IP, SIPPort: r.SIPPort, Media: r.Media}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("sipp: %v", err)
+	}
+	// SIPp names its calls <call number>-<pid>@<local ip>.
+	res.CallID = fmt.Sprintf("1-%d@%s", cmd.Process.Pid, r.IP)
+	err := cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); ok {
+		res.Code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("sipp: %v", err)
+	}
+	if ctx.Err() != nil {
+		t.Errorf("sipp %s did not finish within %s", r.Scenario, r.Timeout+15*time.Second)
+	}
+	res.Out = out.String()
+	read := func(k string) string {
+		b, _ := os.ReadFile(files[k])
+		return string(b)
+	}
+	res.Log, res.Errors, res.Messages = read("log"), read("error"), read("message")
+	return res
+}
+
+// expectSuccess fails the test unless SIPp's call succeeded, and shows why.
+func (r sippResult) expectSuccess(t *testing.T) {
+	t.Helper()
+	if r.Code != 0 {
+		t.Fatalf("sipp exit code %d, want 0\nerrors:\n%s\nmessages (last part):\n%s\nscreen:\n%s",
+			r.Code, r.Errors, tail(r.Messages, 8000), tail(r.Out, 4000))
+	}
+}
+
+// received reports whether SIPp received a message starting with first
+// and containing every one of lines, by its message trace.
+func (r sippResult) received(first string, lines ...string) bool {
+	for _, m := range strings.Split(r.Messages, "\n-----------------------------------------------") {
+		head, body, ok := strings.Cut(m, "message received")
+		if !ok || !strings.Contains(head, "UDP") && !strings.Contains(head, "TCP") {
+			continue
+		}
+		_, body, _ = strings.Cut(body, "\n\n")
+		if !strings.HasPrefix(body, first) {
+			continue
+		}
+		all := true
+		for _, l := range lines {
+			all = all && strings.Contains(body, l)
+		}
+		if all {
+			return true
+		}
+	}
+	return false
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "..." + s[len(s)-n:]
 }
 
 // sipp runs one SIPp scenario from the repository root against n and
 // returns its exit code and output.
 func sipp(t *testing.T, n *node, timeout time.Duration, scenario string, args ...string) (int, string) {
 	t.Helper()
-	need(t, "sipp")
-	ctx, cancel := context.WithTimeout(t.Context(), timeout+10*time.Second)
-	defer cancel()
-	full := append([]string{
-		"-sf", filepath.Join("test", "sipp", scenario),
-		"-i", "127.0.0.1", "-mi", "127.0.0.1",
-		"-p", fmt.Sprint(freePort(t)), "-mp", fmt.Sprint(freePort(t)),
-		"-m", "1", "-timeout", fmt.Sprintf("%ds", int(timeout.Seconds())), "-timeout_error",
-		"-nostdin",
-	}, args...)
-	full = append(full, fmt.Sprintf("127.0.0.1:%d", n.SIPPort))
-	cmd := exec.CommandContext(ctx, "sipp", full...)
-	cmd.Dir = repoRoot
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("sipp: %v", err)
+	r := runSIPp(t, n, sippRun{Scenario: scenario, Timeout: timeout, Args: args})
+	return r.Code, r.Out + r.Errors
+}
+
+// capture is a tcpdump recording loopback traffic to a pcap file.
+type capture struct {
+	cmd    *exec.Cmd
+	path   string
+	stderr *bytes.Buffer
+	done   chan error
+	once   sync.Once
+}
+
+// startCapture starts tcpdump on lo with the capture filter expr (for
+// example "udp port 16000") and returns once it is capturing.
+func startCapture(t *testing.T, expr string) *capture {
+	t.Helper()
+	needRoot(t)
+	need(t, "tcpdump")
+	c := &capture{path: filepath.Join(t.TempDir(), "lo.pcap"), stderr: &bytes.Buffer{}, done: make(chan error, 1)}
+	// -U: write each packet as it comes; -Z root: keep the rights to write
+	// into the test's private temporary folder.
+	c.cmd = exec.Command("tcpdump", "-i", "lo", "-n", "-U", "-Z", "root", "-w", c.path, expr)
+	pr, err := c.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return code, out.String()
+	if err := c.cmd.Start(); err != nil {
+		t.Fatalf("tcpdump: %v", err)
+	}
+	listening := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(pr)
+		seen := false
+		for sc.Scan() {
+			c.stderr.WriteString(sc.Text() + "\n")
+			if !seen && strings.Contains(sc.Text(), "listening on") {
+				seen = true
+				close(listening)
+			}
+		}
+		if !seen {
+			close(listening)
+		}
+		c.done <- c.cmd.Wait()
+	}()
+	t.Cleanup(c.halt)
+	select {
+	case <-listening:
+	case <-time.After(10 * time.Second):
+		t.Fatal("tcpdump did not start within 10 s")
+	}
+	return c
+}
+
+// halt ends tcpdump, which writes out what it holds on SIGINT.
+func (c *capture) halt() {
+	c.once.Do(func() {
+		_ = c.cmd.Process.Signal(syscall.SIGINT)
+		select {
+		case <-c.done:
+		case <-time.After(10 * time.Second):
+			_ = c.cmd.Process.Kill()
+			<-c.done
+		}
+	})
+}
+
+// stop ends the capture and returns its UDP packets.
+func (c *capture) stop(t *testing.T) []pcapfile.Packet {
+	t.Helper()
+	c.halt()
+	f, err := os.Open(c.path)
+	if err != nil {
+		t.Fatalf("tcpdump wrote no capture: %v\n%s", err, c.stderr)
+	}
+	defer f.Close()
+	pkts, err := pcapfile.Read(f)
+	if err != nil {
+		t.Fatalf("read capture: %v", err)
+	}
+	return pkts
+}
+
+// Audio measurements. Everything here is 8 kHz 16-bit mono PCM.
+
+const rate = 8000
+
+// sec is a number of seconds as a sample count at 8 kHz.
+func sec(s float64) int { return int(s * rate) }
+
+// loadRecording reads a 16-bit PCM WAV file as Hotline's recorder writes it
+// and returns each channel (for a call: caller left, Hotline right).
+func loadRecording(t *testing.T, path string) [][]int16 {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chans, err := parseWAV(b)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return chans
+}
+
+func parseWAV(b []byte) ([][]int16, error) {
+	if len(b) < 12 || string(b[0:4]) != "RIFF" || string(b[8:12]) != "WAVE" {
+		return nil, errors.New("not a RIFF WAVE file")
+	}
+	le := binary.LittleEndian
+	channels := 0
+	for off := 12; off+8 <= len(b); {
+		id, size := string(b[off:off+4]), int(le.Uint32(b[off+4:]))
+		body := b[off+8 : min(off+8+size, len(b))]
+		switch id {
+		case "fmt ":
+			if len(body) < 16 {
+				return nil, errors.New("short fmt chunk")
+			}
+			channels = int(le.Uint16(body[2:]))
+			if r, bits := le.Uint32(body[4:]), le.Uint16(body[14:]); r != rate || bits != 16 || channels < 1 {
+				return nil, fmt.Errorf("want 8 kHz 16-bit PCM, have %d Hz %d-bit, %d channels", r, bits, channels)
+			}
+		case "data":
+			if channels == 0 {
+				return nil, errors.New("data before fmt")
+			}
+			frames := len(body) / (2 * channels)
+			out := make([][]int16, channels)
+			for c := range out {
+				out[c] = make([]int16, frames)
+			}
+			for i := range frames {
+				for c := range channels {
+					out[c][i] = int16(le.Uint16(body[2*(i*channels+c):]))
+				}
+			}
+			return out, nil
+		}
+		off += 8 + size + size%2
+	}
+	return nil, errors.New("no data chunk")
+}
+
+// loadSource reads a reference WAV (a prompt, the caller's speech) at 8 kHz.
+func loadSource(t *testing.T, rel string) []int16 {
+	t.Helper()
+	pcm, err := media.LoadWAVFile(filepath.Join(repoRoot, rel), rate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pcm
+}
+
+// rtpAudio rebuilds the G.711 audio of the packets sent from src to dst
+// as a timeline placed by RTP timestamp from the first packet: what a
+// receiver would play, with silence where nothing was sent. It also
+// returns how many audio packets there were.
+func rtpAudio(t *testing.T, pkts []pcapfile.Packet, src, dst netip.AddrPort) ([]int16, int) {
+	t.Helper()
+	var out []int16
+	var ts0 uint32
+	n := 0
+	for _, p := range pkts {
+		if p.Src != src || p.Dst != dst {
+			continue
+		}
+		var h rtp.Packet
+		if err := h.Unmarshal(p.Payload); err != nil {
+			continue
+		}
+		var codec media.Codec
+		switch h.PayloadType {
+		case 0:
+			codec = media.PCMU
+		case 8:
+			codec = media.PCMA
+		default:
+			continue // telephone-event, comfort noise
+		}
+		if n == 0 {
+			ts0 = h.Timestamp
+		}
+		n++
+		at := int(int32(h.Timestamp - ts0))
+		if at < 0 || at > sec(600) {
+			t.Fatalf("rtp timestamp %d jumps from the first one %d", h.Timestamp, ts0)
+		}
+		pcm := codec.Decode(nil, h.Payload)
+		if end := at + len(pcm); end > len(out) {
+			out = append(out, make([]int16, end-len(out))...)
+		}
+		copy(out[at:], pcm)
+	}
+	return out, n
+}
+
+// clip is pcm[from:to] within bounds.
+func clip(pcm []int16, from, to int) []int16 {
+	from, to = max(from, 0), min(to, len(pcm))
+	if from >= to {
+		return nil
+	}
+	return pcm[from:to]
+}
+
+const envBlock = 80 // 10 ms
+
+// envelope is the RMS of each 10 ms block of pcm.
+func envelope(pcm []int16) []float64 {
+	env := make([]float64, len(pcm)/envBlock)
+	for i := range env {
+		var s float64
+		for _, v := range pcm[i*envBlock : (i+1)*envBlock] {
+			s += float64(v) * float64(v)
+		}
+		env[i] = math.Sqrt(s / envBlock)
+	}
+	return env
+}
+
+func pearson(a, b []float64) float64 {
+	var ma, mb float64
+	for i := range a {
+		ma += a[i]
+		mb += b[i]
+	}
+	ma /= float64(len(a))
+	mb /= float64(len(b))
+	var sab, saa, sbb float64
+	for i := range a {
+		x, y := a[i]-ma, b[i]-mb
+		sab += x * y
+		saa += x * x
+		sbb += y * y
+	}
+	if saa == 0 || sbb == 0 {
+		return 0
+	}
+	return sab / math.Sqrt(saa*sbb)
+}
+
+// findSignal looks for ref in hay starting between sample from and to, by
+// the correlation of their 10 ms loudness envelopes: it returns the start
+// (to 10 ms) and that correlation. It only says where ref most likely is;
+// matchPieces says whether it really is there.
+func findSignal(hay, ref []int16, from, to int) (at int, corr float64) {
+	eh, er := envelope(hay), envelope(ref)
+	corr = -2
+	for b := max(from, 0) / envBlock; b <= to/envBlock && b+len(er) <= len(eh); b++ {
+		if c := pearson(eh[b:b+len(er)], er); c > corr {
+			corr, at = c, b*envBlock
+		}
+	}
+	return at, corr
+}
+
+// matchPieces cuts ref into half-second pieces and looks for each one in
+// hay, the first where ref starts at sample at, each next one after where
+// the previous was found (±slack samples, so a dropped or concealed frame
+// does not lose the thread). A piece not found there is looked for again
+// within half a second by its envelope: a loaded machine makes Hotline's
+// clock skip slots, which shifts the rest of the audio by that much. It
+// returns the waveform correlation of every piece that has speech in it
+// (above -40 dBFS).
+func matchPieces(hay, ref []int16, at int) []float64 {
+	const piece, slack = 4000, 320
+	var out []float64
+	next := at
+	for off := 0; off+piece <= len(ref); off += piece {
+		p := ref[off : off+piece]
+		want := next
+		next += piece
+		if media.Level(p) < -40 {
+			continue
+		}
+		c, found := correlateNear(hay, p, want, slack)
+		if c < 0.9 {
+			guess, _ := findSignal(hay, p, want-sec(0.5), want+sec(0.5))
+			if c2, f2 := correlateNear(hay, p, guess, 2*envBlock); c2 > c {
+				c, found = c2, f2
+			}
+		}
+		out = append(out, c)
+		if c > 0.5 {
+			next = found + piece
+		}
+	}
+	return out
+}
+
+// correlateNear finds p in hay starting within ±slack samples of want and
+// returns the normalized correlation there and where that start is.
+func correlateNear(hay, p []int16, want, slack int) (float64, int) {
+	lo, hi := max(0, want-slack), min(len(hay), want+slack+len(p))
+	if hi-lo < len(p) {
+		return 0, want
+	}
+	c, lag := audiotest.BestCorrelation(hay[lo:hi], p, 2*slack)
+	if lag < 0 || lo+lag+len(p) > len(hay) {
+		return 0, want
+	}
+	return c, lo + lag
+}
+
+// expectSignal fails the test unless ref is in hay, starting between from
+// and to: at least 80% of its voiced half-second pieces must correlate
+// with hay at 0.9 or better. G.711 alone leaves about 0.999. It returns
+// where ref starts.
+func expectSignal(t *testing.T, what string, hay, ref []int16, from, to int) int {
+	t.Helper()
+	at, env := findSignal(hay, ref, from, to)
+	scores := matchPieces(hay, ref, at)
+	good := 0
+	for _, c := range scores {
+		if c >= 0.9 {
+			good++
+		}
+	}
+	t.Logf("%s: found at %.2f s (envelope correlation %.2f), piece correlations %.3f",
+		what, float64(at)/rate, env, scores)
+	if len(scores) == 0 || float64(good) < 0.8*float64(len(scores)) {
+		t.Errorf("%s: not found between %.1f s and %.1f s: best guess at %.2f s matches in %d of %d pieces",
+			what, float64(from)/rate, float64(to)/rate, float64(at)/rate, good, len(scores))
+	}
+	return at
 }
