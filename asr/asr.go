@@ -88,6 +88,9 @@ var (
 	// well enough to be useful.
 	ErrNeedGrammar = errors.New("asr: embedded recognizer needs a grammar for narrowband (below 16 kHz) audio; " +
 		"open vocabulary works only on wideband legs or with the openai provider")
+	// ErrEmbeddedUnavailable is returned by New for the embedded provider
+	// in a build without cgo, which leaves pocketsphinx out.
+	ErrEmbeddedUnavailable = errors.New("asr: embedded recognizer not compiled in (built with CGO_ENABLED=0)")
 	// ErrLanguage is returned for a language the recognizer has no model for.
 	ErrLanguage = errors.New("asr: language not supported by this recognizer")
 )

@@ -15,8 +15,10 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/hotline-cc/hotline/asr"
 	"github.com/hotline-cc/hotline/ivr"
 	"github.com/hotline-cc/hotline/sip"
+	"github.com/hotline-cc/hotline/tts"
 )
 
 // Config is the whole configuration file.
@@ -24,6 +26,8 @@ type Config struct {
 	Log       Log        `yaml:"log"`
 	SIP       sip.Config `yaml:"sip"`
 	IVR       ivr.Config `yaml:"ivr"`
+	ASR       asr.Config `yaml:"asr"`
+	TTS       tts.Config `yaml:"tts"`
 	Recording Recording  `yaml:"recording"`
 }
 
@@ -50,6 +54,8 @@ func Default() Config {
 		Log:       Log{Level: "info", Format: "text"},
 		SIP:       sip.DefaultConfig(),
 		IVR:       ivr.DefaultConfig(),
+		ASR:       asr.DefaultConfig(),
+		TTS:       tts.DefaultConfig(),
 		Recording: Recording{Dir: "recordings", Calls: true},
 	}
 }
@@ -101,7 +107,10 @@ func (c Config) Validate() error {
 	if err := c.IVR.Validate(); err != nil {
 		return err
 	}
-	return nil
+	if err := c.ASR.Validate(); err != nil {
+		return err
+	}
+	return c.TTS.Validate()
 }
 
 // SlogLevel parses Level.

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -56,6 +57,10 @@ func TestExampleConfigParses(t *testing.T) {
 	}
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
+	}
+	// The example documents the defaults: it must not drift from them.
+	if d := Default(); !reflect.DeepEqual(c, d) {
+		t.Errorf("hotline.example.yaml differs from the defaults:\n%+v\n%+v", c, d)
 	}
 }
 

@@ -1,6 +1,7 @@
-// Package ivr is Hotline's first call flow: a greeting and a DTMF menu with
-// an echo test and a message recorder. The dialog manager replaces it as the
-// conversation; it stays as the offline fallback and as a line check.
+// Package ivr is Hotline's first call flow: a greeting and a menu the caller
+// answers by key or by voice, with an echo test, a message recorder and
+// spoken answers to configured questions. The dialog manager replaces it as
+// the conversation; it stays as the offline fallback and as a line check.
 package ivr
 
 import (
@@ -9,22 +10,24 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"github.com/hotline-cc/hotline/asr"
 	"github.com/hotline-cc/hotline/media"
+	"github.com/hotline-cc/hotline/tts"
 )
 
 // Config tunes the menu.
 type Config struct {
-	// PromptsDir holds greeting.wav, menu.wav, echo.wav, record.wav, saved.wav,
-	// invalid.wav, goodbye.wav and beep.wav. Default "": the prompts shipped
-	// in the binary.
+	// PromptsDir holds replacements for the shipped prompts (see
+	// LoadPrompts). Default "": the prompts shipped in the binary.
 	PromptsDir string `yaml:"prompts_dir"`
-	// MenuTimeout is how long the menu waits for a key before repeating.
-	// Default 8s.
+	// MenuTimeout is how long the menu waits for a key or speech before
+	// repeating. Default 8s.
 	MenuTimeout time.Duration `yaml:"menu_timeout"`
-	// MenuRepeats is how many times the menu is offered before goodbye.
-	// Default 3.
+	// MenuRepeats is how many times the menu is offered (after a timeout
+	// or a choice not understood) before goodbye. Default 3.
 	MenuRepeats int `yaml:"menu_repeats"`
 	// EchoLimit bounds an echo test. Default 60s.
 	EchoLimit time.Duration `yaml:"echo_limit"`
@@ -33,6 +36,31 @@ type Config struct {
 	// MessageSilence ends a message after this much continuous silence.
 	// Default 4s.
 	MessageSilence time.Duration `yaml:"message_silence"`
+	// Speech lets callers speak their choices and interrupt prompts by
+	// talking. Off, or without a recognizer, the menu takes keys only.
+	// Default true.
+	Speech bool `yaml:"speech"`
+	// EndSilence ends the caller's turn after this much quiet. Default
+	// 600ms.
+	EndSilence time.Duration `yaml:"end_silence"`
+	// HoldOn is how long the caller may wait in silence for Hotline to
+	// understand or answer before it says "one moment, please" (again
+	// every HoldOn), so a slow provider never leaves a dead line. Default
+	// 1.5s.
+	HoldOn time.Duration `yaml:"hold_on"`
+	// Answers are questions the menu answers with synthesized speech.
+	Answers []Answer `yaml:"answers"`
+}
+
+// Answer is a question the menu answers by voice.
+type Answer struct {
+	// Phrases are what the caller may say to ask it, in lower case words.
+	Phrases []string `yaml:"phrases"`
+	// Key optionally asks it by DTMF: one of 0-9, * or #, not a key the
+	// menu already uses (1, 2, 0).
+	Key string `yaml:"key"`
+	// Say is the answer, spoken by the speech synthesizer.
+	Say string `yaml:"say"`
 }
 
 // DefaultConfig returns the menu's defaults.
@@ -43,6 +71,14 @@ func DefaultConfig() Config {
 		EchoLimit:      60 * time.Second,
 		MessageLimit:   120 * time.Second,
 		MessageSilence: 4 * time.Second,
+		Speech:         true,
+		EndSilence:     600 * time.Millisecond,
+		HoldOn:         1500 * time.Millisecond,
+		Answers: []Answer{{
+			Phrases: []string{"opening hours", "when are you open"},
+			Key:     "3",
+			Say:     "We are open Monday to Friday, from eight in the morning until eight in the evening.",
+		}},
 	}
 }
 
@@ -55,23 +91,56 @@ func (c Config) Validate() error {
 		return errors.New("ivr.menu_repeats must be at least 1")
 	case c.EchoLimit <= 0, c.MessageLimit <= 0, c.MessageSilence <= 0:
 		return errors.New("ivr echo_limit, message_limit and message_silence must be positive")
+	case c.EndSilence <= 0, c.HoldOn <= 0:
+		return errors.New("ivr end_silence and hold_on must be positive")
 	}
-	return nil
+	_, err := buildOptions(c.Answers)
+	return err
 }
 
 // silenceDBFS is the level under which a frame of a message counts as
 // silence: above G.711's idle noise, below quiet speech.
 const silenceDBFS = -45
 
+// Engines are the speech engines the menu may use; either may be nil.
+type Engines struct {
+	// ASR recognizes spoken choices; nil takes keys only.
+	ASR asr.Recognizer
+	// TTS speaks answers; nil leaves answers unspoken (logged at New).
+	TTS tts.Synthesizer
+}
+
 // Menu runs the call flow on one leg at a time; it is safe for concurrent
 // calls because all per-call state lives in Serve.
 type Menu struct {
 	cfg     Config
 	prompts *Prompts
+	eng     Engines
+	opts    *options
 }
 
-// New returns a Menu with its prompts.
-func New(cfg Config, p *Prompts) *Menu { return &Menu{cfg: cfg, prompts: p} }
+// New returns a Menu with its prompts and engines.
+func New(cfg Config, p *Prompts, eng Engines, log *slog.Logger) (*Menu, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if eng.TTS == nil && len(cfg.Answers) > 0 {
+		log.Warn("no speech synthesizer: the configured answers are not offered")
+		cfg.Answers = nil
+	}
+	opts, err := buildOptions(cfg.Answers)
+	if err != nil {
+		return nil, err
+	}
+	if !cfg.Speech {
+		eng.ASR = nil
+	}
+	logEngines(log, eng, cfg)
+	return &Menu{cfg: cfg, prompts: p, eng: eng, opts: opts}, nil
+}
+
+// Grammar is what callers may say to the menu.
+func (m *Menu) Grammar() []string { return m.opts.grammar }
 
 // Call is what the menu needs to know about the call it serves.
 type Call struct {
@@ -79,153 +148,157 @@ type Call struct {
 	Log *slog.Logger
 	// MessagePath is where a message left with key 0 is recorded.
 	MessagePath string
+	// OnTurn, if set, is told each turn of the conversation as it ends:
+	// the call's record.
+	OnTurn func(Turn)
+}
+
+// Turn is one thing said on the call, by the caller or by Hotline.
+type Turn struct {
+	// At is when the turn began, from the start of the call flow.
+	At time.Duration
+	// Speaker is "caller" or "hotline".
+	Speaker string
+	// Text is what was said or recognized; empty when the caller spoke
+	// but nothing was understood.
+	Text string
+	// Prompt names a recorded prompt Hotline played.
+	Prompt string
+	// Key is a DTMF key the caller pressed.
+	Key string
+	// Duration is how long the turn's audio lasted (for prompts: until
+	// it ended or was interrupted).
+	Duration time.Duration
+	// Latency is, for the caller's speech, from the end of speech to the
+	// transcript; for Hotline's synthesized speech, from the request to
+	// the first audio.
+	Latency time.Duration
+	// Provider is the engine that recognized or synthesized it.
+	Provider string
+	// Confidence of the transcript, 0..1; -1 when the engine gives none.
+	Confidence float64
+	// Interrupted is set on a prompt the caller cut short.
+	Interrupted bool
 }
 
 // Serve plays the greeting and runs the menu until the caller is done, the
 // menu times out, or the leg ends. It returns nil when the call ended
 // normally from either side.
 func (m *Menu) Serve(ctx context.Context, c Call) error {
-	err := m.serve(ctx, c)
+	s := newSession(m, c)
+	err := s.run(ctx)
 	if errors.Is(err, media.ErrHangup) || errors.Is(err, context.Canceled) {
 		return nil
 	}
 	return err
 }
 
-func (m *Menu) serve(ctx context.Context, c Call) error {
-	key, err := play(ctx, c.Leg, m.prompts.Greeting, true)
+func (s *session) run(ctx context.Context) error {
+	m := s.m
+	in, err := s.prompt(ctx, "greeting", m.prompts.Greeting, true)
 	if err != nil {
 		return err
 	}
 	for tries := 0; tries < m.cfg.MenuRepeats; {
-		if key == 0 {
-			if key, err = play(ctx, c.Leg, m.prompts.Menu, true); err != nil {
+		if in.none() {
+			if in, err = s.prompt(ctx, "menu", m.prompts.Menu, true); err != nil {
 				return err
 			}
 		}
-		if key == 0 {
-			if key, err = m.waitKey(ctx, c.Leg, m.cfg.MenuTimeout); err != nil {
+		if in.none() {
+			if in, err = s.wait(ctx, m.cfg.MenuTimeout); err != nil {
 				return err
 			}
 		}
-		if key == 0 {
+		if in.none() {
 			tries++
 			continue
 		}
-		c.Log.Info("menu choice", "digit", key.String())
-		choice := key
-		key = 0
-		switch choice {
-		case '1':
-			key, err = play(ctx, c.Leg, m.prompts.Greeting, true)
-		case '2':
-			err = m.echo(ctx, c)
-		case '0':
-			err = m.message(ctx, c)
-			if err == nil {
-				err = playAll(ctx, c.Leg, m.prompts.Saved)
+		opt, err := s.understand(ctx, in)
+		if err != nil {
+			return err
+		}
+		if opt == nil {
+			// Then the menu again, unless the caller is already talking.
+			tries++
+			name, pcm := "not-understood", m.prompts.NotUnderstood
+			if in.key != 0 {
+				name, pcm = "invalid", m.prompts.Invalid
+			}
+			if in, err = s.prompt(ctx, name, pcm, true); err != nil {
+				return err
+			}
+			continue
+		}
+		in = input{}
+		switch opt.act {
+		case actGreeting:
+			in, err = s.prompt(ctx, "greeting", m.prompts.Greeting, true)
+		case actMenu:
+		case actEcho:
+			err = s.echo(ctx)
+		case actAnswer:
+			var spoken bool
+			in, spoken, err = s.say(ctx, opt.say)
+			if err == nil && spoken && in.none() {
+				// The caller has heard the answer; give them the floor
+				// before offering the menu again.
+				in, err = s.wait(ctx, m.cfg.MenuTimeout)
+			}
+		case actAgent:
+			if _, err = s.prompt(ctx, "no-agent", m.prompts.NoAgent, false); err == nil {
+				err = s.leaveMessage(ctx)
 			}
 			if err == nil {
-				return m.goodbye(ctx, c.Leg)
+				return s.goodbye(ctx)
 			}
-		default:
-			key, err = play(ctx, c.Leg, m.prompts.Invalid, true)
+		case actMessage:
+			if _, err = s.prompt(ctx, "record", m.prompts.Record, false); err == nil {
+				err = s.leaveMessage(ctx)
+			}
+			if err == nil {
+				return s.goodbye(ctx)
+			}
+		case actGoodbye:
+			return s.goodbye(ctx)
 		}
 		if err != nil {
 			return err
 		}
 	}
-	return m.goodbye(ctx, c.Leg)
+	return s.goodbye(ctx)
 }
 
-func (m *Menu) goodbye(ctx context.Context, leg media.Leg) error {
-	if err := playAll(ctx, leg, m.prompts.Goodbye); err != nil {
-		return err
-	}
-	return drain(ctx, leg)
-}
-
-// play sends pcm to the leg. When interruptible, a key pressed meanwhile
-// cuts it short (queued audio is flushed) and is returned.
-func play(ctx context.Context, leg media.Leg, pcm []int16, interruptible bool) (media.Digit, error) {
-	n := media.FrameSamples(leg.SampleRate())
-	frame := make([]int16, n)
-	for off := 0; off < len(pcm); off += n {
-		if interruptible {
-			select {
-			case d := <-leg.Digits():
-				leg.Flush()
-				return d, nil
-			default:
-			}
-		}
-		clear(frame)
-		copy(frame, pcm[off:min(off+n, len(pcm))])
-		if err := leg.WriteFrame(ctx, frame); err != nil {
-			return 0, err
-		}
-	}
-	return 0, nil
-}
-
-// playAll sends pcm without letting keys interrupt it.
-func playAll(ctx context.Context, leg media.Leg, pcm []int16) error {
-	_, err := play(ctx, leg, pcm, false)
+func (s *session) goodbye(ctx context.Context) error {
+	_, err := s.prompt(ctx, "goodbye", s.m.prompts.Goodbye, false)
 	return err
 }
 
-// drain waits until what is queued on the leg has been sent, so a hang-up
-// right after does not cut off the last words.
-func drain(ctx context.Context, leg media.Leg) error {
-	silence := make([]int16, media.FrameSamples(leg.SampleRate()))
-	for range 4 {
-		if err := leg.WriteFrame(ctx, silence); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// waitKey returns the next key, or 0 when none came within d.
-func (m *Menu) waitKey(ctx context.Context, leg media.Leg, d time.Duration) (media.Digit, error) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case k := <-leg.Digits():
-		return k, nil
-	case <-t.C:
-		return 0, nil
-	case <-leg.Done():
-		return 0, media.ErrHangup
-	case <-ctx.Done():
-		return 0, ctx.Err()
-	}
-}
-
 // echo plays back what the caller says until # or the limit.
-func (m *Menu) echo(ctx context.Context, c Call) error {
-	if err := playAll(ctx, c.Leg, m.prompts.Echo); err != nil {
+func (s *session) echo(ctx context.Context) error {
+	if _, err := s.prompt(ctx, "echo", s.m.prompts.Echo, false); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, m.cfg.EchoLimit)
+	leg := s.c.Leg
+	ctx, cancel := context.WithTimeout(ctx, s.m.cfg.EchoLimit)
 	defer cancel()
 	for {
 		select {
-		case d := <-c.Leg.Digits():
+		case d := <-leg.Digits():
 			if d == '#' {
-				c.Leg.Flush()
+				leg.Flush()
 				return nil
 			}
 		default:
 		}
-		f, err := c.Leg.ReadFrame(ctx)
+		f, err := leg.ReadFrame(ctx)
 		if errors.Is(err, context.DeadlineExceeded) {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		if err := c.Leg.WriteFrame(ctx, f); err != nil {
+		if err := leg.WriteFrame(ctx, f); err != nil {
 			if errors.Is(err, context.DeadlineExceeded) {
 				return nil
 			}
@@ -234,32 +307,35 @@ func (m *Menu) echo(ctx context.Context, c Call) error {
 	}
 }
 
-// message records the caller after the tone until #, a long silence or the
-// limit.
-func (m *Menu) message(ctx context.Context, c Call) error {
-	if err := playAll(ctx, c.Leg, m.prompts.Record); err != nil {
+// leaveMessage records the caller after the tone until #, a long silence or
+// the limit, then thanks them.
+func (s *session) leaveMessage(ctx context.Context) error {
+	if _, err := s.prompt(ctx, "beep", s.m.prompts.Beep, false); err != nil {
 		return err
 	}
-	if err := playAll(ctx, c.Leg, m.prompts.Beep); err != nil {
-		return err
-	}
-	rec, err := media.NewRecorder(c.MessagePath, c.Leg.SampleRate(), 1)
+	leg := s.c.Leg
+	rec, err := media.NewRecorder(s.c.MessagePath, leg.SampleRate(), 1)
 	if err != nil {
 		return fmt.Errorf("record message: %w", err)
 	}
-	why, err := m.recordUntilDone(ctx, c.Leg, rec)
+	why, err := s.recordUntilDone(ctx, rec)
 	if cerr := rec.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("record message: %w", cerr)
 	}
-	c.Log.Info("message recorded", "path", filepath.Clean(rec.Path()),
-		"seconds", float64(rec.Samples())/float64(c.Leg.SampleRate()), "ended_by", why)
+	s.c.Log.Info("message recorded", "path", filepath.Clean(rec.Path()),
+		"seconds", float64(rec.Samples())/float64(leg.SampleRate()), "ended_by", why)
+	if err != nil {
+		return err
+	}
+	_, err = s.prompt(ctx, "saved", s.m.prompts.Saved, false)
 	return err
 }
 
-func (m *Menu) recordUntilDone(ctx context.Context, leg media.Leg, rec *media.Recorder) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, m.cfg.MessageLimit)
+func (s *session) recordUntilDone(ctx context.Context, rec *media.Recorder) (string, error) {
+	leg := s.c.Leg
+	ctx, cancel := context.WithTimeout(ctx, s.m.cfg.MessageLimit)
 	defer cancel()
-	silentFrames, maxSilent := 0, int(m.cfg.MessageSilence/media.FrameDuration)
+	silentFrames, maxSilent := 0, int(s.m.cfg.MessageSilence/media.FrameDuration)
 	for {
 		select {
 		case d := <-leg.Digits():
@@ -289,4 +365,114 @@ func (m *Menu) recordUntilDone(ctx context.Context, leg media.Leg, rec *media.Re
 			silentFrames = 0
 		}
 	}
+}
+
+// action is what a menu option does.
+type action uint8
+
+const (
+	actGreeting action = iota + 1
+	actEcho
+	actMessage
+	actAgent
+	actGoodbye
+	actMenu
+	actAnswer
+)
+
+func (a action) String() string {
+	return [...]string{"", "greeting", "echo", "message", "agent", "goodbye", "menu", "answer"}[a]
+}
+
+// option is one thing the caller can ask the menu for.
+type option struct {
+	act     action
+	key     media.Digit
+	phrases []string
+	say     string
+}
+
+// builtin are the menu's own options; their phrases are what the menu
+// prompt invites callers to say, and the usual ways of asking for a human.
+var builtin = []option{
+	{act: actGreeting, key: '1', phrases: []string{"repeat", "repeat the greeting", "one"}},
+	{act: actEcho, key: '2', phrases: []string{"echo test", "two"}},
+	{act: actMessage, key: '0', phrases: []string{"leave a message", "zero"}},
+	{act: actAgent, phrases: []string{"agent", "representative", "operator", "talk to a person"}},
+	{act: actGoodbye, phrases: []string{"goodbye", "that is all"}},
+	{act: actMenu, phrases: []string{"main menu", "help"}},
+}
+
+// options index the menu's options by key and by phrase.
+type options struct {
+	all      []option
+	byKey    map[media.Digit]*option
+	byPhrase map[string]*option
+	grammar  []string
+}
+
+func buildOptions(answers []Answer) (*options, error) {
+	all := append([]option(nil), builtin...)
+	for i, a := range answers {
+		if strings.TrimSpace(a.Say) == "" {
+			return nil, fmt.Errorf("ivr.answers[%d]: say is empty", i)
+		}
+		if len(a.Phrases) == 0 && a.Key == "" {
+			return nil, fmt.Errorf("ivr.answers[%d]: needs phrases or a key", i)
+		}
+		o := option{act: actAnswer, phrases: a.Phrases, say: a.Say}
+		if a.Key != "" {
+			if d := media.Digit(a.Key[0]); len(a.Key) != 1 || !d.Valid() {
+				return nil, fmt.Errorf("ivr.answers[%d]: key %q is not one DTMF key", i, a.Key)
+			}
+			o.key = media.Digit(a.Key[0])
+		}
+		all = append(all, o)
+	}
+	o := &options{all: all, byKey: map[media.Digit]*option{}, byPhrase: map[string]*option{}}
+	for i := range o.all {
+		opt := &o.all[i]
+		if opt.key != 0 {
+			if prev, dup := o.byKey[opt.key]; dup {
+				return nil, fmt.Errorf("ivr: key %s is both %s and %s", opt.key, prev.act, opt.act)
+			}
+			o.byKey[opt.key] = opt
+		}
+		for _, p := range opt.phrases {
+			norm := strings.Join(asr.NormalizeWords(p), " ")
+			if norm == "" {
+				return nil, fmt.Errorf("ivr: phrase %q has no words", p)
+			}
+			if prev, dup := o.byPhrase[norm]; dup && prev != opt {
+				return nil, fmt.Errorf("ivr: phrase %q is both %s and %s", p, prev.act, opt.act)
+			}
+			o.byPhrase[norm] = opt
+			o.grammar = append(o.grammar, norm)
+		}
+	}
+	return o, nil
+}
+
+// forKey is the option a key selects, or nil.
+func (o *options) forKey(d media.Digit) *option { return o.byKey[d] }
+
+// forText is the option a transcript selects, or nil.
+func (o *options) forText(text string) *option {
+	return o.byPhrase[strings.Join(asr.NormalizeWords(text), " ")]
+}
+
+// complete reports whether text is a whole phrase that no longer phrase
+// begins with, so nothing the caller could still add would change the
+// choice: the turn may end before the full end-of-turn silence.
+func (o *options) complete(text string) bool {
+	norm := strings.Join(asr.NormalizeWords(text), " ")
+	if _, ok := o.byPhrase[norm]; !ok {
+		return false
+	}
+	for _, p := range o.grammar {
+		if p != norm && strings.HasPrefix(p, norm+" ") {
+			return false
+		}
+	}
+	return true
 }

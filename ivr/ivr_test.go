@@ -26,7 +26,18 @@ func tonePrompts() *Prompts {
 		Greeting: tone(500, 1), Menu: tone(600, 1), Echo: tone(700, 0.5),
 		Record: tone(800, 0.5), Beep: tone(1000, 0.2), Saved: tone(900, 0.5),
 		Invalid: tone(1100, 0.5), Goodbye: tone(1200, 0.5),
+		NotUnderstood: tone(1300, 0.5), NoAgent: tone(1400, 0.5), OneMoment: tone(1500, 0.5),
 	}
+}
+
+// newMenu builds a menu on tone prompts.
+func newMenu(t *testing.T, cfg Config, eng Engines) *Menu {
+	t.Helper()
+	m, err := New(cfg, tonePrompts(), eng, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }
 
 // listener keeps every frame the caller hears.
@@ -78,7 +89,7 @@ func TestMenuGreetingEchoAndMessage(t *testing.T) {
 		cfg := DefaultConfig()
 		cfg.MessageSilence = 500 * time.Millisecond
 		msgPath := filepath.Join(t.TempDir(), "msg.wav")
-		m := New(cfg, tonePrompts())
+		m := newMenu(t, cfg, Engines{})
 
 		served := make(chan error, 1)
 		go func() {
@@ -160,7 +171,7 @@ func TestMenuTimesOutToGoodbye(t *testing.T) {
 		var l listener
 		go l.run(ctx, caller)
 		start := time.Now()
-		err := New(cfg, tonePrompts()).Serve(ctx, Call{Leg: hotline, Log: slog.New(slog.DiscardHandler)})
+		err := newMenu(t, cfg, Engines{}).Serve(ctx, Call{Leg: hotline, Log: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -189,7 +200,7 @@ func TestMenuInvalidKey(t *testing.T) {
 			time.Sleep(1500 * time.Millisecond) // during the menu
 			caller.SendDigit('7')
 		}()
-		if err := New(cfg, tonePrompts()).Serve(ctx, Call{Leg: hotline, Log: slog.New(slog.DiscardHandler)}); err != nil {
+		if err := newMenu(t, cfg, Engines{}).Serve(ctx, Call{Leg: hotline, Log: slog.New(slog.DiscardHandler)}); err != nil {
 			t.Fatal(err)
 		}
 		if n := l.heard(1100); n < 20 {
@@ -208,7 +219,7 @@ func TestCallerHangupEndsMenuQuietly(t *testing.T) {
 			time.Sleep(300 * time.Millisecond)
 			caller.Hangup(ctx)
 		}()
-		if err := New(DefaultConfig(), tonePrompts()).Serve(ctx, Call{Leg: hotline, Log: slog.New(slog.DiscardHandler)}); err != nil {
+		if err := newMenu(t, DefaultConfig(), Engines{}).Serve(ctx, Call{Leg: hotline, Log: slog.New(slog.DiscardHandler)}); err != nil {
 			t.Fatalf("a caller hanging up is a normal end, got %v", err)
 		}
 	})

@@ -13,6 +13,7 @@ import (
 // Prompts holds the menu's recorded announcements as PCM at the leg rate.
 type Prompts struct {
 	Greeting, Menu, Echo, Record, Saved, Invalid, Goodbye, Beep []int16
+	NotUnderstood, NoAgent, OneMoment                           []int16
 }
 
 // LoadPrompts reads the announcements from dir, or from the prompts shipped
@@ -34,6 +35,10 @@ func LoadPrompts(dir string, rate int) (*Prompts, error) {
 		"invalid.wav":  &p.Invalid,
 		"goodbye.wav":  &p.Goodbye,
 		"beep.wav":     &p.Beep,
+
+		"not-understood.wav": &p.NotUnderstood,
+		"no-agent.wav":       &p.NoAgent,
+		"one-moment.wav":     &p.OneMoment,
 	} {
 		pcm, err := loadPrompt(fsys, name, rate)
 		if err != nil {

@@ -7,12 +7,18 @@
 // (voice "slt", US English) and normalised to -3 dBFS peak.
 //
 //	greeting.wav  "Thank you for calling Hotline. Your call may be recorded to help us serve you better."
-//	menu.wav      "To hear this message again, press one. For an echo test, press two. To leave a message, press zero."
+//	menu.wav      "To hear the greeting again, say repeat, or press one. For an echo test, say echo test,
+//	              or press two. To leave a message, say leave a message, or press zero. You can also
+//	              ask for our opening hours, or say agent."
 //	echo.wav      "Echo test. Everything you say will be played back to you. Press the pound key to finish."
 //	record.wav    "Please leave your message after the tone. Press the pound key when you are done."
 //	saved.wav     "Thank you. Your message has been saved."
 //	invalid.wav   "Sorry, that is not a valid choice."
 //	goodbye.wav   "Thank you for calling. Goodbye."
+//	not-understood.wav  "Sorry, I did not catch that."
+//	no-agent.wav  "Nobody is free to take your call right now. Please leave a message after the tone,
+//	              and press the pound key when you are done."
+//	one-moment.wav  "One moment, please." (while a slow speech service works)
 //	beep.wav      400 ms 1 kHz sine tone at -12 dBFS (start of a recording)
 //
 // The WAVs are committed; scripts/make-prompts.sh regenerates them (a

@@ -34,12 +34,15 @@ say() { # name text
 }
 
 say greeting "Thank you for calling Hotline. Your call may be recorded to help us serve you better."
-say menu     "To hear this message again, press one. For an echo test, press two. To leave a message, press zero."
+say menu     "To hear the greeting again, say repeat, or press one. For an echo test, say echo test, or press two. To leave a message, say leave a message, or press zero. You can also ask for our opening hours, or say agent."
 say echo     "Echo test. Everything you say will be played back to you. Press the pound key to finish."
 say record   "Please leave your message after the tone. Press the pound key when you are done."
 say saved    "Thank you. Your message has been saved."
 say invalid  "Sorry, that is not a valid choice."
 say goodbye  "Thank you for calling. Goodbye."
+say not-understood "Sorry, I did not catch that."
+say no-agent "Nobody is free to take your call right now. Please leave a message after the tone, and press the pound key when you are done."
+say one-moment "One moment, please."
 
 # 400 ms, 1 kHz, -12 dBFS peak (sine amplitude 10^(-12/20) = 0.251), 5 ms ramps.
 sox -R -n -r 8000 -c 1 -b 16 -e signed-integer "$out/beep.wav" \

@@ -5,38 +5,101 @@ package server
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"regexp"
+	"sync"
 	"time"
 
+	"github.com/hotline-cc/hotline/asr"
 	"github.com/hotline-cc/hotline/config"
 	"github.com/hotline-cc/hotline/ivr"
 	"github.com/hotline-cc/hotline/media"
 	"github.com/hotline-cc/hotline/sip"
+	"github.com/hotline-cc/hotline/tts"
 )
 
 // Server is one Hotline node.
 type Server struct {
-	cfg  config.Config
-	log  *slog.Logger
-	menu *ivr.Menu
-	sip  *sip.Server
+	cfg     config.Config
+	log     *slog.Logger
+	menu    *ivr.Menu
+	sip     *sip.Server
+	engines []io.Closer // speech engines, closed after the last call
 }
 
-// New loads the prompts and builds the node; nothing listens until Start.
+// New loads the prompts and speech engines and builds the node; nothing
+// listens until Start.
 func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	prompts, err := ivr.LoadPrompts(cfg.IVR.PromptsDir, 8000)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, menu: ivr.New(cfg.IVR, prompts)}
-	s.sip, err = sip.NewServer(cfg.SIP, s.handleCall, log)
+	s := &Server{cfg: cfg, log: log}
+	eng, err := s.openEngines()
 	if err != nil {
+		s.closeEngines()
+		return nil, err
+	}
+	if s.menu, err = ivr.New(cfg.IVR, prompts, eng, log); err != nil {
+		s.closeEngines()
+		return nil, err
+	}
+	if s.sip, err = sip.NewServer(cfg.SIP, s.handleCall, log); err != nil {
+		s.closeEngines()
 		return nil, err
 	}
 	return s, nil
+}
+
+// openEngines builds the configured recognizer and synthesizer. A build
+// without cgo has no embedded engines: Hotline then runs without them and
+// says so, rather than refusing to answer calls.
+func (s *Server) openEngines() (ivr.Engines, error) {
+	var eng ivr.Engines
+	if s.cfg.IVR.Speech {
+		rec, err := asr.New(s.cfg.ASR, s.log)
+		switch {
+		case errors.Is(err, asr.ErrEmbeddedUnavailable):
+			s.log.Warn("speech recognition off", "err", err)
+		case err != nil:
+			return eng, err
+		default:
+			eng.ASR = rec
+			s.keepCloser(rec)
+		}
+	}
+	syn, err := tts.New(s.cfg.TTS, s.log)
+	switch {
+	case errors.Is(err, tts.ErrEmbeddedUnavailable):
+		s.log.Warn("speech synthesis off", "err", err)
+	case err != nil:
+		return eng, err
+	default:
+		eng.TTS = syn
+		s.keepCloser(syn)
+	}
+	return eng, nil
+}
+
+func (s *Server) keepCloser(v any) {
+	if c, ok := v.(io.Closer); ok {
+		s.engines = append(s.engines, c)
+	}
+}
+
+func (s *Server) closeEngines() {
+	for _, c := range s.engines {
+		if err := c.Close(); err != nil {
+			s.log.Warn("closing a speech engine", "err", err)
+		}
+	}
+	s.engines = nil
 }
 
 // Start binds every listener and returns once calls can arrive.
@@ -45,8 +108,13 @@ func (s *Server) Start(ctx context.Context) error { return s.sip.Start(ctx) }
 // SIP is the node's SIP transport, for reading back bound addresses.
 func (s *Server) SIP() *sip.Server { return s.sip }
 
-// Shutdown refuses new calls, lets calls in progress drain, and ends the rest.
-func (s *Server) Shutdown(ctx context.Context) error { return s.sip.Shutdown(ctx) }
+// Shutdown refuses new calls, lets calls in progress drain, ends the rest,
+// and then closes the speech engines.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.sip.Shutdown(ctx)
+	s.closeEngines()
+	return err
+}
 
 func (s *Server) handleCall(ctx context.Context, call *sip.Call) {
 	log := call.Log
@@ -64,9 +132,76 @@ func (s *Server) handleCall(ctx context.Context, call *sip.Call) {
 			}()
 		}
 	}
-	err := s.menu.Serve(ctx, ivr.Call{Leg: call.Leg, Log: log, MessagePath: base + "-message.wav"})
+	tr, err := newTranscript(base + ".jsonl")
+	if err != nil {
+		log.Error("transcript not started", "err", err)
+	} else {
+		log.Info("transcript", "path", tr.path)
+		defer tr.close(log)
+	}
+	err = s.menu.Serve(ctx, ivr.Call{Leg: call.Leg, Log: log, MessagePath: base + "-message.wav", OnTurn: tr.add})
 	if err != nil {
 		log.Error("call flow failed", "err", err)
+	}
+}
+
+// transcript is a call's record of turns, one JSON object a line, written
+// as each turn ends so a crash loses at most the turn in progress.
+type transcript struct {
+	path string
+	mu   sync.Mutex
+	f    *os.File
+	enc  *json.Encoder
+	err  error
+}
+
+func newTranscript(path string) (*transcript, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	return &transcript{path: path, f: f, enc: json.NewEncoder(f)}, nil
+}
+
+// add writes t; a nil transcript (one that could not be opened) keeps
+// nothing.
+func (tr *transcript) add(t ivr.Turn) {
+	if tr == nil {
+		return
+	}
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	if tr.err == nil {
+		tr.err = tr.enc.Encode(turnLine{
+			AtMS: t.At.Milliseconds(), Speaker: t.Speaker, Text: t.Text, Prompt: t.Prompt, Key: t.Key,
+			DurationMS: t.Duration.Milliseconds(), LatencyMS: t.Latency.Milliseconds(),
+			Provider: t.Provider, Confidence: t.Confidence, Interrupted: t.Interrupted,
+		})
+	}
+}
+
+// turnLine is a turn as the transcript file spells it.
+type turnLine struct {
+	AtMS        int64   `json:"at_ms"`
+	Speaker     string  `json:"speaker"`
+	Text        string  `json:"text"`
+	Prompt      string  `json:"prompt,omitempty"`
+	Key         string  `json:"key,omitempty"`
+	DurationMS  int64   `json:"duration_ms"`
+	LatencyMS   int64   `json:"latency_ms,omitempty"`
+	Provider    string  `json:"provider,omitempty"`
+	Confidence  float64 `json:"confidence,omitempty"`
+	Interrupted bool    `json:"interrupted,omitempty"`
+}
+
+func (tr *transcript) close(log *slog.Logger) {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	if err := errors.Join(tr.err, tr.f.Close()); err != nil {
+		log.Warn("transcript incomplete", "path", tr.path, "err", err)
 	}
 }
 
