@@ -29,7 +29,7 @@ fuzz:
 	@scripts/fuzz.sh $(FUZZTIME)
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./media/
+	$(GO) test -run '^$$' -bench . -benchmem ./media/ ./asr/ ./tts/
 
 # SIPp load: make load CALLS=200 (concurrent 60 s calls).
 CALLS ?= 50
