@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -48,6 +49,11 @@ type Config struct {
 	// every HoldOn), so a slow provider never leaves a dead line. Default
 	// 1.5s.
 	HoldOn time.Duration `yaml:"hold_on"`
+	// Uninterruptible names prompts that always play to the end, whatever
+	// the caller says or keys meanwhile: "greeting" when it carries a legal
+	// notice, say. Others a caller may interrupt: greeting, menu, invalid,
+	// not-understood, answer. Default none.
+	Uninterruptible []string `yaml:"uninterruptible"`
 	// Answers are questions the menu answers with synthesized speech.
 	Answers []Answer `yaml:"answers"`
 }
@@ -66,14 +72,15 @@ type Answer struct {
 // DefaultConfig returns the menu's defaults.
 func DefaultConfig() Config {
 	return Config{
-		MenuTimeout:    8 * time.Second,
-		MenuRepeats:    3,
-		EchoLimit:      60 * time.Second,
-		MessageLimit:   120 * time.Second,
-		MessageSilence: 4 * time.Second,
-		Speech:         true,
-		EndSilence:     600 * time.Millisecond,
-		HoldOn:         1500 * time.Millisecond,
+		MenuTimeout:     8 * time.Second,
+		MenuRepeats:     3,
+		EchoLimit:       60 * time.Second,
+		MessageLimit:    120 * time.Second,
+		MessageSilence:  4 * time.Second,
+		Speech:          true,
+		EndSilence:      600 * time.Millisecond,
+		HoldOn:          1500 * time.Millisecond,
+		Uninterruptible: []string{},
 		Answers: []Answer{{
 			Phrases: []string{"opening hours", "when are you open"},
 			Key:     "3",
@@ -94,9 +101,18 @@ func (c Config) Validate() error {
 	case c.EndSilence <= 0, c.HoldOn <= 0:
 		return errors.New("ivr end_silence and hold_on must be positive")
 	}
+	for _, name := range c.Uninterruptible {
+		if !slices.Contains(interruptible, name) {
+			return fmt.Errorf("ivr.uninterruptible: %q is not one of %s", name, strings.Join(interruptible, ", "))
+		}
+	}
 	_, err := buildOptions(c.Answers)
 	return err
 }
+
+// interruptible are the prompts a caller may cut short, unless configured
+// otherwise; the rest (goodbye, record, beep, ...) always play out.
+var interruptible = []string{"greeting", "menu", "invalid", "not-understood", "answer"}
 
 // silenceDBFS is the level under which a frame of a message counts as
 // silence: above G.711's idle noise, below quiet speech.

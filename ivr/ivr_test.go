@@ -210,6 +210,32 @@ func TestMenuInvalidKey(t *testing.T) {
 	})
 }
 
+func TestUninterruptibleGreetingPlaysOut(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		caller, hotline := media.NewPipe(ctx, rate)
+		cfg := DefaultConfig()
+		cfg.Uninterruptible = []string{"greeting"}
+		var l listener
+		go l.run(ctx, caller)
+		go func() {
+			time.Sleep(300 * time.Millisecond)
+			caller.SendDigit('2')
+		}()
+		go newMenu(t, cfg, Engines{}).Serve(ctx, Call{Leg: hotline, Log: slog.New(slog.DiscardHandler)})
+		time.Sleep(2 * time.Second)
+		// The whole 1 s greeting, then the key is taken: the echo test.
+		if n := l.heard(500); n < 45 {
+			t.Errorf("greeting: %d frames, want all ≈50", n)
+		}
+		if n := l.heard(700); n < 20 {
+			t.Errorf("echo prompt: %d frames after the greeting", n)
+		}
+		cancel()
+	})
+}
+
 func TestCallerHangupEndsMenuQuietly(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())

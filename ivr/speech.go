@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/hotline-cc/hotline/asr"
@@ -67,6 +68,7 @@ func (s *session) prompt(ctx context.Context, name string, pcm []int16, interrup
 }
 
 func (s *session) play(ctx context.Context, name string, src media.FrameSource, interruptible bool) (input, error) {
+	interruptible = interruptible && !slices.Contains(s.m.cfg.Uninterruptible, name)
 	res, err := media.Play(ctx, s.c.Leg, src, media.PlayOptions{
 		BargeIn:     interruptible && s.listening(),
 		DTMFBargeIn: interruptible,
