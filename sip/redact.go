@@ -17,7 +17,8 @@ func redactCredentials(s string) string {
 }
 
 // redactHandler wraps sipgo's logging: sipgo logs messages it cannot parse
-// in full, and those may carry digest credentials.
+// in full, and those may carry digest credentials. Long strings are cut
+// after redaction, so a cut never leaves part of a credential in view.
 type redactHandler struct{ slog.Handler }
 
 func (h redactHandler) Handle(ctx context.Context, r slog.Record) error {
@@ -44,13 +45,13 @@ func (h redactHandler) WithGroup(name string) slog.Handler {
 func redactAttr(a slog.Attr) slog.Attr {
 	switch a.Value.Kind() {
 	case slog.KindString:
-		return slog.String(a.Key, redactCredentials(a.Value.String()))
+		return slog.String(a.Key, truncate(redactCredentials(a.Value.String())))
 	case slog.KindAny:
 		if err, ok := a.Value.Any().(error); ok {
-			return slog.String(a.Key, redactCredentials(err.Error()))
+			return slog.String(a.Key, truncate(redactCredentials(err.Error())))
 		}
 		if s, ok := a.Value.Any().(interface{ String() string }); ok {
-			return slog.String(a.Key, redactCredentials(s.String()))
+			return slog.String(a.Key, truncate(redactCredentials(s.String())))
 		}
 	case slog.KindGroup:
 		g := a.Value.Group()

@@ -119,8 +119,9 @@ func NewServer(cfg Config, h Handler, log *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("sip: rtp ports: %w", err)
 	}
 
-	// sipgo logs what it cannot parse, whole; redact credentials first.
-	sipLog := slog.New(redactHandler{log.Handler()})
+	// sipgo logs what it cannot parse, whole: redact credentials, cut it
+	// short and bound the rate (loglimit.go).
+	sipLog := slog.New(newLimitHandler(redactHandler{log.Handler()}))
 	s.ua, err = sipgo.NewUA(
 		sipgo.WithUserAgent(cfg.UserAgent),
 		sipgo.WithUserAgentTransportLayerOptions(siplib.WithTransportLayerLogger(sipLog)),
