@@ -215,6 +215,10 @@ func (s *session) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// tries counts menus offered without a choice. A caller who talks on
+	// over "not understood" is still making the same attempt (a sentence
+	// with pauses is heard as several turns), up to MenuRepeats times.
+	talkingOn := 0
 	for tries := 0; tries < m.cfg.MenuRepeats; {
 		if in.none() {
 			if in, err = s.prompt(ctx, "menu", m.prompts.Menu, true); err != nil {
@@ -236,7 +240,6 @@ func (s *session) run(ctx context.Context) error {
 		}
 		if opt == nil {
 			// Then the menu again, unless the caller is already talking.
-			tries++
 			name, pcm := "not-understood", m.prompts.NotUnderstood
 			if in.key != 0 {
 				name, pcm = "invalid", m.prompts.Invalid
@@ -244,8 +247,17 @@ func (s *session) run(ctx context.Context) error {
 			if in, err = s.prompt(ctx, name, pcm, true); err != nil {
 				return err
 			}
+			if in.speech {
+				talkingOn++
+			} else {
+				talkingOn = 0
+			}
+			if !in.speech || talkingOn > m.cfg.MenuRepeats {
+				tries++
+			}
 			continue
 		}
+		talkingOn = 0
 		in = input{}
 		switch opt.act {
 		case actGreeting:

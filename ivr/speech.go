@@ -170,12 +170,18 @@ func (s *session) recognize(ctx context.Context, in input) (string, media.Digit,
 
 	var partial string
 	var werr error
+	var heard time.Duration
+	var lastVoice time.Time // wall clock of the last frame with voice
 	u, err := media.Listen(ctx, s.c.Leg, media.ListenOptions{
 		Detector:  s.vad,
 		NoInput:   s.m.cfg.MenuTimeout,
 		MaxSpeech: 10 * time.Second,
 		Preroll:   in.heard,
 		OnFrame: func(f []int16) {
+			heard += time.Duration(len(f)) * time.Second / time.Duration(s.rate)
+			if s.vad.Speaking() && s.vad.SinceVoice() < media.FrameDuration {
+				lastVoice = time.Now()
+			}
 			if werr == nil {
 				werr = stream.Write(f)
 			}
@@ -192,7 +198,7 @@ func (s *session) recognize(ctx context.Context, in input) (string, media.Digit,
 			}
 		},
 		EndEarly: func() bool {
-			return s.vad.SinceVoice() >= earlyEnd && s.m.opts.complete(partial)
+			return heard <= maxPhrase && s.vad.SinceVoice() >= earlyEnd && s.m.opts.complete(partial)
 		},
 	})
 	switch {
@@ -203,7 +209,12 @@ func (s *session) recognize(ctx context.Context, in input) (string, media.Digit,
 	case u.Digit != 0:
 		return "", u.Digit, nil
 	}
-	endOfSpeech := time.Now()
+	// Latency counts from the caller's last voice, the end-of-turn quiet
+	// included.
+	endOfSpeech := lastVoice
+	if endOfSpeech.IsZero() {
+		endOfSpeech = time.Now()
+	}
 	var res asr.Result
 	ferr := s.holdOn(ctx, func(ctx context.Context) error {
 		var err error
@@ -217,7 +228,7 @@ func (s *session) recognize(ctx context.Context, in input) (string, media.Digit,
 		ferr = werr
 	}
 	latency := time.Since(endOfSpeech)
-	speech := time.Duration(len(u.PCM)) * time.Second / time.Duration(s.rate)
+	speech := u.End - u.Start
 	if ferr != nil {
 		// The recognizer failed (its fallback too, if any): the caller is
 		// asked again, as for speech not understood.
@@ -231,9 +242,14 @@ func (s *session) recognize(ctx context.Context, in input) (string, media.Digit,
 	return res.Text, 0, nil
 }
 
-// earlyEnd is the quiet after which a turn holding a complete phrase ends
-// without waiting for the full EndSilence.
-const earlyEnd = 300 * time.Millisecond
+// A turn whose partial transcript is already a complete menu phrase ends
+// after earlyEnd of quiet instead of the full EndSilence, if it is short
+// like a phrase: a caller still talking after maxPhrase is saying a
+// sentence, and its pauses must not cut it into turns.
+const (
+	earlyEnd  = 300 * time.Millisecond
+	maxPhrase = 2 * time.Second
+)
 
 // say speaks text with the synthesizer; the caller may interrupt it. When
 // the synthesizer fails (its fallback too, if any) nothing is spoken and

@@ -275,3 +275,44 @@ func TestSlowRecognizerHoldsOnAndFallsBack(t *testing.T) {
 		t.Errorf("caller turn %+v (found %v): want the embedded fallback after the 2 s timeout", tn, ok)
 	}
 }
+
+// A caller who talks on over "not understood" is still on the same try: a
+// sentence with pauses, heard as two turns, does not use up the menu.
+func TestTalkingOnIsOneTry(t *testing.T) {
+	eng := embeddedEngines(t)
+	cfg := DefaultConfig()
+	cfg.MenuRepeats = 1
+	p := tonePrompts()
+	p.NotUnderstood = audiotest.Tone(rate, 1300, 0.3, seconds(3))
+	c := startCall(t, cfg, p, eng)
+	time.Sleep(2300 * time.Millisecond)
+	speak(t, t.Context(), c.caller, callerVoice(t, "my washing machine leaks water"))
+	speak(t, t.Context(), c.caller, make([]int16, seconds(1.2)))
+	speak(t, t.Context(), c.caller, callerVoice(t, "all over the kitchen floor"))
+
+	if !until(10*time.Second, func() bool {
+		select {
+		case err := <-c.served:
+			c.served <- err
+			return true
+		default:
+			return false
+		}
+	}) {
+		t.Fatal("the menu did not end after the caller's one try")
+	}
+	var said int
+	c.mu.Lock()
+	for _, tn := range c.turns {
+		if tn.Speaker == "caller" {
+			said++
+		}
+	}
+	c.mu.Unlock()
+	if said < 2 {
+		t.Fatalf("%d caller turns: the second part of the sentence was not heard before goodbye\n%s", said, c.log())
+	}
+	if n := c.heard.heard(1200); n < 20 {
+		t.Errorf("goodbye: %d frames", n)
+	}
+}

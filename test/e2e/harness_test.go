@@ -4,9 +4,12 @@
 //
 // The harness: startHotline runs a race-built hotline on free ports with a
 // test configuration and collects its JSON log (logLines); runSIPp runs one
-// SIPp scenario from test/sipp against it; startCapture records loopback
-// traffic with tcpdump; loadRecording, rtpAudio, findSignal and
-// matchPieces measure what was heard and sent against the source audio.
+// SIPp scenario from test/sipp against it (startSIPp several at once), and
+// writeRTPPcap makes the caller audio it replays; startCapture records
+// loopback traffic with tcpdump; loadRecording, rtpAudio, findSignal and
+// matchPieces measure what was heard and sent against the source audio,
+// and loudTimes, speechOnsets and promptStop time speech and barge-in on
+// the wire.
 package e2e
 
 import (
@@ -362,6 +365,22 @@ func (l *logLines) none(t *testing.T, msg string, attrs map[string]any) {
 	}
 }
 
+// summarize sums up each record as the values it has of keys, space
+// separated, for comparing a sequence of records with what is expected.
+func summarize(recs []map[string]any, keys ...string) []string {
+	out := make([]string, len(recs))
+	for i, r := range recs {
+		var vals []string
+		for _, k := range keys {
+			if v, ok := r[k]; ok {
+				vals = append(vals, fmt.Sprint(v))
+			}
+		}
+		out[i] = strings.Join(vals, " ")
+	}
+	return out
+}
+
 // logTime is the time of a log record.
 func logTime(t *testing.T, rec map[string]any) time.Time {
 	t.Helper()
@@ -374,7 +393,7 @@ func logTime(t *testing.T, rec map[string]any) time.Time {
 
 // sippRun is one SIPp invocation.
 type sippRun struct {
-	Scenario string        // file name in test/sipp
+	Scenario string        // file name in test/sipp, or an absolute path
 	Timeout  time.Duration // SIPp's global -timeout; the call fails after it
 	IP       string        // local address for SIP and media; default 127.0.0.1
 	SIPPort  int           // local SIP port; 0 picks a free one
@@ -396,9 +415,29 @@ type sippResult struct {
 }
 
 // runSIPp runs one SIPp scenario, one call, against n and returns when it
-// is over. The scenario file is taken from test/sipp, SIPp runs in the
-// repository root.
+// is over. The scenario file is taken from test/sipp unless its path is
+// absolute (a scenario written next to the pcap files it plays); SIPp runs
+// in the repository root.
 func runSIPp(t *testing.T, n *node, r sippRun) sippResult {
+	t.Helper()
+	return startSIPp(t, n, r).wait(t)
+}
+
+// sippProc is a SIPp run under way, for tests that place calls at the same
+// time.
+type sippProc struct {
+	cmd      *exec.Cmd
+	ctx      context.Context
+	cancel   context.CancelFunc
+	out      bytes.Buffer
+	files    map[string]string
+	scenario string
+	limit    time.Duration
+	res      sippResult
+}
+
+// startSIPp starts what runSIPp runs; wait waits for it.
+func startSIPp(t *testing.T, n *node, r sippRun) *sippProc {
 	t.Helper()
 	need(t, "sipp")
 	if r.IP == "" {
@@ -410,51 +449,59 @@ func runSIPp(t *testing.T, n *node, r sippRun) sippResult {
 	if r.Media == 0 {
 		r.Media = freeMediaPort(t, r.IP)
 	}
-	dir := t.TempDir()
-	files := map[string]string{}
-	for _, k := range []string{"log", "error", "message"} {
-		files[k] = filepath.Join(dir, k+".txt")
+	p := &sippProc{scenario: r.Scenario, limit: r.Timeout + 15*time.Second, files: map[string]string{},
+		res: sippResult{IP: r.IP, SIPPort: r.SIPPort, Media: r.Media}}
+	if !filepath.IsAbs(p.scenario) {
+		p.scenario = filepath.Join(repoRoot, "test", "sipp", p.scenario)
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), r.Timeout+15*time.Second)
-	defer cancel()
+	dir := t.TempDir()
+	for _, k := range []string{"log", "error", "message"} {
+		p.files[k] = filepath.Join(dir, k+".txt")
+	}
+	p.ctx, p.cancel = context.WithTimeout(t.Context(), p.limit)
+	t.Cleanup(p.cancel)
 	args := append([]string{
-		"-sf", filepath.Join(repoRoot, "test", "sipp", r.Scenario),
+		"-sf", p.scenario,
 		"-s", "hotline",
 		"-i", r.IP, "-mi", r.IP,
 		"-p", fmt.Sprint(r.SIPPort), "-mp", fmt.Sprint(r.Media),
 		"-m", "1", "-timeout", fmt.Sprintf("%dms", r.Timeout.Milliseconds()), "-timeout_error",
 		"-nostdin",
-		"-trace_logs", "-log_file", files["log"],
-		"-trace_err", "-error_file", files["error"],
-		"-trace_msg", "-message_file", files["message"],
+		"-trace_logs", "-log_file", p.files["log"],
+		"-trace_err", "-error_file", p.files["error"],
+		"-trace_msg", "-message_file", p.files["message"],
 	}, r.Args...)
 	args = append(args, fmt.Sprintf("127.0.0.1:%d", n.SIPPort))
-	cmd := exec.CommandContext(ctx, "sipp", args...)
-	cmd.Dir = repoRoot
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	res := sippResult{IP: r.IP, SIPPort: r.SIPPort, Media: r.Media}
-	if err := cmd.Start(); err != nil {
+	p.cmd = exec.CommandContext(p.ctx, "sipp", args...)
+	p.cmd.Dir = repoRoot
+	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
+	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("sipp: %v", err)
 	}
 	// SIPp names its calls <call number>-<pid>@<local ip>.
-	res.CallID = fmt.Sprintf("1-%d@%s", cmd.Process.Pid, r.IP)
-	err := cmd.Wait()
+	p.res.CallID = fmt.Sprintf("1-%d@%s", p.cmd.Process.Pid, r.IP)
+	return p
+}
+
+func (p *sippProc) wait(t *testing.T) sippResult {
+	t.Helper()
+	defer p.cancel()
+	err := p.cmd.Wait()
 	if ee, ok := err.(*exec.ExitError); ok {
-		res.Code = ee.ExitCode()
+		p.res.Code = ee.ExitCode()
 	} else if err != nil {
 		t.Fatalf("sipp: %v", err)
 	}
-	if ctx.Err() != nil {
-		t.Errorf("sipp %s did not finish within %s", r.Scenario, r.Timeout+15*time.Second)
+	if p.ctx.Err() != nil {
+		t.Errorf("sipp %s did not finish within %s", filepath.Base(p.scenario), p.limit)
 	}
-	res.Out = out.String()
+	p.res.Out = p.out.String()
 	read := func(k string) string {
-		b, _ := os.ReadFile(files[k])
+		b, _ := os.ReadFile(p.files[k])
 		return string(b)
 	}
-	res.Log, res.Errors, res.Messages = read("log"), read("error"), read("message")
-	return res
+	p.res.Log, p.res.Errors, p.res.Messages = read("log"), read("error"), read("message")
+	return p.res
 }
 
 // expectSuccess fails the test unless SIPp's call succeeded, and shows why.
@@ -655,15 +702,17 @@ func loadSource(t *testing.T, rel string) []int16 {
 	return pcm
 }
 
-// rtpAudio rebuilds the G.711 audio of the packets sent from src to dst
-// as a timeline placed by RTP timestamp from the first packet: what a
-// receiver would play, with silence where nothing was sent. It also
-// returns how many audio packets there were.
-func rtpAudio(t *testing.T, pkts []pcapfile.Packet, src, dst netip.AddrPort) ([]int16, int) {
-	t.Helper()
-	var out []int16
-	var ts0 uint32
-	n := 0
+// rtpFrame is one G.711 RTP packet of a capture, decoded.
+type rtpFrame struct {
+	Time time.Time // when it was captured
+	TS   uint32    // its RTP timestamp
+	PCM  []int16
+}
+
+// rtpFrames decodes the G.711 packets sent from src to dst, in capture
+// order; telephone-event and comfort noise packets are left out.
+func rtpFrames(pkts []pcapfile.Packet, src, dst netip.AddrPort) []rtpFrame {
+	var out []rtpFrame
 	for _, p := range pkts {
 		if p.Src != src || p.Dst != dst {
 			continue
@@ -679,23 +728,100 @@ func rtpAudio(t *testing.T, pkts []pcapfile.Packet, src, dst netip.AddrPort) ([]
 		case 8:
 			codec = media.PCMA
 		default:
-			continue // telephone-event, comfort noise
+			continue
 		}
-		if n == 0 {
-			ts0 = h.Timestamp
-		}
-		n++
-		at := int(int32(h.Timestamp - ts0))
+		out = append(out, rtpFrame{Time: p.Time, TS: h.Timestamp, PCM: codec.Decode(nil, h.Payload)})
+	}
+	return out
+}
+
+// rtpAudio rebuilds the G.711 audio of the packets sent from src to dst
+// as a timeline placed by RTP timestamp from the first packet: what a
+// receiver would play, with silence where nothing was sent. It also
+// returns how many audio packets there were.
+func rtpAudio(t *testing.T, pkts []pcapfile.Packet, src, dst netip.AddrPort) ([]int16, int) {
+	t.Helper()
+	frames := rtpFrames(pkts, src, dst)
+	var out []int16
+	for _, f := range frames {
+		at := int(int32(f.TS - frames[0].TS))
 		if at < 0 || at > sec(600) {
-			t.Fatalf("rtp timestamp %d jumps from the first one %d", h.Timestamp, ts0)
+			t.Fatalf("rtp timestamp %d jumps from the first one %d", f.TS, frames[0].TS)
 		}
-		pcm := codec.Decode(nil, h.Payload)
-		if end := at + len(pcm); end > len(out) {
+		if end := at + len(f.PCM); end > len(out) {
 			out = append(out, make([]int16, end-len(out))...)
 		}
-		copy(out[at:], pcm)
+		copy(out[at:], f.PCM)
 	}
-	return out, n
+	return out, len(frames)
+}
+
+// writeRTPPcap writes pcm as a pcap of μ-law RTP for SIPp's play_pcap_audio:
+// 20 ms packets, payload type 0, one SSRC, paced 20 ms apart. SIPp sends
+// them from its -mp port to the media address Hotline answered with, so the
+// addresses written do not matter.
+func writeRTPPcap(t *testing.T, path string, pcm []int16) {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := pcapfile.WriteRTP(&buf, pcm, media.PCMU); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Levels that tell sound from silence in one 20 ms packet: a caller's
+// speech is a packet above onsetDBFS, a prompt is playing while Hotline's
+// packets are above promptDBFS.
+const (
+	onsetDBFS  = -40
+	promptDBFS = -50
+)
+
+// loudTimes returns the capture times of the frames above db, in order.
+func loudTimes(frames []rtpFrame, db float64) []time.Time {
+	var out []time.Time
+	for _, f := range frames {
+		if media.Level(f.PCM) > db {
+			out = append(out, f.Time)
+		}
+	}
+	return out
+}
+
+// speechOnsets returns where each stretch of sound in loud (loudTimes)
+// begins: the first time, and every one that comes at least quiet after
+// the one before.
+func speechOnsets(loud []time.Time, quiet time.Duration) []time.Time {
+	var out []time.Time
+	for i, at := range loud {
+		if i == 0 || at.Sub(loud[i-1]) >= quiet {
+			out = append(out, at)
+		}
+	}
+	return out
+}
+
+// promptStop says when the sound under way at moment at stopped, from the
+// times its frames were loud (loudTimes): the last of the run of times,
+// none more than gap after the one before, that includes the last one at
+// most gap before at. playing is false when there is no such run. gap
+// bridges the pauses between a prompt's words and must be shorter than
+// Hotline takes to answer.
+func promptStop(loud []time.Time, at time.Time, gap time.Duration) (stop time.Time, playing bool) {
+	for _, l := range loud {
+		switch {
+		case l.Before(at.Add(-gap)):
+		case !playing && l.After(at):
+			return stop, false
+		case playing && l.Sub(stop) > gap:
+			return stop, true
+		default:
+			stop, playing = l, true
+		}
+	}
+	return stop, playing
 }
 
 // clip is pcm[from:to] within bounds.

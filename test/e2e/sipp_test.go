@@ -17,18 +17,25 @@ import (
 // from pcap files (root), and tcpdump records what Hotline sent back.
 
 // TestSIPpCallFlow walks the whole first call flow as test/sipp/uac_call.xml
-// scripts it: the caller speaks over the greeting, presses 1 (greeting
-// again), 0 (leave a message), speaks the message, presses #, and Hotline
-// says goodbye and hangs up. Checked: the SIP flow, the digits Hotline
-// took, that the call and message recordings hold the caller's speech where
-// it was sent, and that Hotline's greeting reached the caller in its RTP.
+// scripts it, with speech on as Hotline runs by default: the caller speaks
+// over the greeting (words that are no menu phrase), which stops it; Hotline
+// says it did not understand and plays the menu; the caller presses 1
+// (greeting again), 0 (leave a message), speaks the message, presses #, and
+// Hotline says goodbye and hangs up. Checked: the SIP flow, the barge-ins,
+// utterance and choices Hotline logged, that the greeting stopped within
+// 150 ms of the caller's first words on the wire, that the prompts reached
+// the caller in Hotline's RTP where the log says they began, and that the
+// call and message recordings hold the caller's speech where it was sent.
+// The flow stays deterministic because the caller's words are no phrase of
+// the menu's grammar and each digit comes well inside a prompt (see the
+// scenario); spoken choices are TestSIPpSpokenPhrases' subject.
 func TestSIPpCallFlow(t *testing.T) {
 	t.Parallel()
 	needRoot(t)
-	n := startHotline(t, "", "")
+	n := startHotline(t, "", "ivr: {menu_repeats: 4}")
 	mediaPort := freeMediaPort(t, "127.0.0.1")
 	capt := startCapture(t, fmt.Sprintf("udp port %d", mediaPort))
-	res := runSIPp(t, n, sippRun{Scenario: "uac_call.xml", Timeout: 75 * time.Second, Media: mediaPort})
+	res := runSIPp(t, n, sippRun{Scenario: "uac_call.xml", Timeout: 80 * time.Second, Media: mediaPort})
 	pkts := capt.stop(t)
 	res.expectSuccess(t)
 
@@ -39,12 +46,33 @@ func TestSIPpCallFlow(t *testing.T) {
 	if got := ended["cause"]; got != "sip: hung up" {
 		t.Errorf("call ended with cause %v, want Hotline's own hang-up after goodbye", got)
 	}
-	var digits []string
-	for _, r := range n.logs.find("menu choice", call) {
-		digits = append(digits, fmt.Sprint(r["digit"]))
+	// The caller's sentence: no menu phrase, so not understood. Hotline
+	// hears it as one utterance, or as up to three: it ends a turn after
+	// 300 ms of quiet when the recognizer's partial hypothesis is a whole
+	// menu phrase, and the sentence pauses for 380 and 520 ms. Each part
+	// after the first interrupts the "not understood" that follows the one
+	// before (hence menu_repeats 4: each counts as a try).
+	said := n.logs.find("caller said", call)
+	t.Logf("the caller's sentence was heard as %d utterances", len(said))
+	if len(said) == 0 || len(said) > 3 {
+		t.Fatalf("caller said %v, want the sentence as one to three utterances", said)
 	}
-	if !slices.Equal(digits, []string{"1", "0"}) {
-		t.Errorf("menu choices %q, want 1 then 0", digits)
+	for _, r := range said {
+		if r["text"] != "" || r["barge_in"] != true {
+			t.Errorf("caller said %v, want nothing understood, begun over a prompt", r)
+		}
+	}
+	wantBarges := []string{"greeting speech"}
+	for range said[1:] {
+		wantBarges = append(wantBarges, "not-understood speech")
+	}
+	wantBarges = append(wantBarges, "menu key 1", "menu key 0")
+	if barges := summarize(n.logs.find("barge-in", call), "prompt", "by", "digit"); !slices.Equal(barges, wantBarges) {
+		t.Errorf("barge-ins %q, want %q", barges, wantBarges)
+	}
+	choices := summarize(n.logs.find("menu choice", call), "choice", "by", "digit", "text")
+	if want := []string{"greeting key 1", "message key 0"}; !slices.Equal(choices, want) {
+		t.Errorf("menu choices %q, want %q", choices, want)
 	}
 	if st, ok := ended["rtp"].(map[string]any); !ok || fmt.Sprint(st["digits_in"]) != "3" {
 		t.Errorf("rtp stats %v: want digits_in 3 (1, 0, #; each end packet sent three times)", ended["rtp"])
@@ -78,15 +106,35 @@ func TestSIPpCallFlow(t *testing.T) {
 		t.Errorf("captured %d caller packets, want the %d SIPp replayed", toHotline, sent)
 	}
 
-	// What the caller heard: the greeting at once, and again after 1.
-	greeting := loadSource(t, "prompts/greeting.wav")
+	// The greeting stopped when the caller began to speak.
+	fromHotline := rtpFrames(pkts, hotline, caller)
+	onsets := speechOnsets(loudTimes(rtpFrames(pkts, caller, hotline), onsetDBFS), 500*time.Millisecond)
+	if len(fromHotline) == 0 || len(onsets) == 0 {
+		t.Fatalf("captured %d packets from Hotline and %d speech onsets from the caller", len(fromHotline), len(onsets))
+	}
+	stop, playing := promptStop(loudTimes(fromHotline, promptDBFS), onsets[0], 300*time.Millisecond)
+	t.Logf("the greeting stopped %v after the caller began to speak", stop.Sub(onsets[0]).Round(time.Millisecond))
+	if !playing || stop.Sub(onsets[0]) > bargeInLimit {
+		t.Errorf("the greeting stopped %v after the caller began to speak (playing then: %v), want within %v",
+			stop.Sub(onsets[0]), playing, bargeInLimit)
+	}
+
+	// What the caller heard: the greeting until it spoke, "sorry" after
+	// its words, the greeting again after 1. The log says when each
+	// began; the RTP timeline starts with Hotline's first packet.
 	heard, npkts := rtpAudio(t, pkts, hotline, caller)
 	dur := time.Duration(ended["duration"].(float64))
 	if want := int(dur.Seconds() * 50 * 0.9); npkts < want {
 		t.Errorf("Hotline sent %d RTP packets in a %v call, want at least %d (50 a second)", npkts, dur, want)
 	}
-	g1 := expectSignal(t, "greeting in Hotline's RTP", heard, greeting, 0, sec(1.5))
-	expectSignal(t, "greeting again after 1, in Hotline's RTP", heard, greeting, g1+sec(8), g1+sec(11))
+	at := func(rec map[string]any) int { return sec(logTime(t, rec).Sub(fromHotline[0].Time).Seconds()) }
+	greeting := loadSource(t, "prompts/greeting.wav")
+	expectSignal(t, "greeting in Hotline's RTP, until the caller spoke", heard, greeting[:sec(1.4)], 0, sec(0.5))
+	last := said[len(said)-1]
+	expectSignal(t, "not-understood after the caller's words, in Hotline's RTP", heard,
+		loadSource(t, "prompts/not-understood.wav"), at(last)-sec(0.2), at(last)+sec(1))
+	one := n.logs.must(t, "menu choice", map[string]any{"call_id": res.CallID, "digit": "1"}, 0)
+	expectSignal(t, "greeting again after 1, in Hotline's RTP", heard, greeting, at(one)-sec(0.2), at(one)+sec(1))
 
 	// The call recording: the caller on the left where SIPp spoke, silent
 	// between; Hotline on the right.
@@ -97,12 +145,12 @@ func TestSIPpCallFlow(t *testing.T) {
 		t.Fatalf("call recording has %d channels, want 2", len(ch))
 	}
 	left, right := ch[0], ch[1]
-	s1 := expectSignal(t, "caller speech, left channel", left, speech, 0, sec(2))
-	s2 := expectSignal(t, "caller's message, left channel", left, speech, s1+sec(19.5), s1+sec(22.5))
+	s1 := expectSignal(t, "caller speech, left channel", left, speech, sec(1), sec(3))
+	s2 := expectSignal(t, "caller's message, left channel", left, speech, s1+sec(22), s1+sec(25))
 	if l := media.Level(clip(left, s1+len(speech)+sec(0.3), s2-sec(0.3))); l > -50 {
 		t.Errorf("left channel between the caller's two speeches at %.1f dBFS, want silence", l)
 	}
-	expectSignal(t, "greeting, right channel", right, greeting, 0, sec(1.5))
+	expectSignal(t, "greeting until the caller spoke, right channel", right, greeting[:sec(1.4)], 0, sec(0.5))
 	if l := media.Level(clip(right, s2, s2+sec(7))); l > -50 {
 		t.Errorf("right channel while the message is recorded at %.1f dBFS, want silence", l)
 	}
@@ -142,7 +190,9 @@ func TestSIPpCancel(t *testing.T) {
 
 // TestSIPpHoldResume: re-INVITE with a=sendonly is answered a=recvonly and
 // Hotline stops sending; a=sendrecv resumes both ways. The hold lasts longer
-// than rtp_timeout and must not end the call.
+// than rtp_timeout and must not end the call. Speech stays on: the caller's
+// words after the resume interrupt the menu, and Hotline, listening to
+// them, keeps sending (silence) until the BYE, which is what is counted.
 func TestSIPpHoldResume(t *testing.T) {
 	t.Parallel()
 	needRoot(t)

@@ -8,11 +8,7 @@ package main
 import (
 	"flag"
 	"fmt"
-	"net/netip"
 	"os"
-	"time"
-
-	"github.com/pion/rtp"
 
 	"github.com/hotline-cc/hotline/internal/pcapfile"
 	"github.com/hotline-cc/hotline/media"
@@ -40,33 +36,11 @@ func run(codecName, in, out string) error {
 	if err != nil {
 		return err
 	}
-	n := media.FrameSamples(codec.ClockRate())
-	src := netip.MustParseAddrPort("127.0.0.1:16000")
-	dst := netip.MustParseAddrPort("127.0.0.1:16002")
-	t0 := time.Unix(1700000000, 0)
-	var pkts []pcapfile.Packet
-	frame := make([]int16, n)
-	for i := 0; i*n < len(pcm); i++ {
-		clear(frame)
-		copy(frame, pcm[i*n:min((i+1)*n, len(pcm))])
-		p := rtp.Packet{
-			Header: rtp.Header{
-				Version: 2, Marker: i == 0, PayloadType: codec.PayloadType(),
-				SequenceNumber: uint16(1000 + i), Timestamp: uint32(8000 + i*n), SSRC: 0x484f544c,
-			},
-			Payload: codec.Encode(nil, frame),
-		}
-		b, err := p.Marshal()
-		if err != nil {
-			return err
-		}
-		pkts = append(pkts, pcapfile.Packet{Time: t0.Add(time.Duration(i) * media.FrameDuration), Src: src, Dst: dst, Payload: b})
-	}
 	f, err := os.Create(out)
 	if err != nil {
 		return err
 	}
-	if err := pcapfile.Write(f, pkts); err != nil {
+	if err := pcapfile.WriteRTP(f, pcm, codec); err != nil {
 		f.Close()
 		return err
 	}
