@@ -258,12 +258,11 @@ func (s *session) say(ctx context.Context, text string) (in input, spoken bool, 
 	began := time.Now()
 	sctx, cancel := context.WithCancel(logctx.With(ctx, s.c.Log))
 	defer cancel()
-	var stream tts.Stream
-	err = s.holdOn(ctx, func(context.Context) error {
-		var err error
-		stream, err = s.m.eng.TTS.Synthesize(sctx, text, s.rate)
-		return err
-	})
+	// Sentence by sentence: the first plays while the next is made.
+	stream := tts.Speak(sctx, s.m.eng.TTS, text, s.rate)
+	defer stream.Close()
+	frames := &ttsFrames{s: stream, n: media.FrameSamples(s.rate)}
+	err = s.holdOn(ctx, frames.prime)
 	if errors.Is(err, media.ErrHangup) || ctx.Err() != nil {
 		return input{}, false, errors.Join(err, ctx.Err())
 	}
@@ -271,11 +270,16 @@ func (s *session) say(ctx context.Context, text string) (in input, spoken bool, 
 		s.c.Log.Warn("answer not spoken", "err", err)
 		return input{}, false, nil
 	}
-	defer stream.Close()
 	firstAudio := time.Since(began)
 	s.c.Log.Info("hotline said", "text", text, "provider", s.m.eng.TTS.Name(),
 		"first_audio_ms", firstAudio.Milliseconds())
-	in, err = s.play(ctx, "answer", &ttsFrames{s: stream, n: media.FrameSamples(s.rate)}, true)
+	in, err = s.play(ctx, "answer", frames, true)
+	if err != nil && !errors.Is(err, media.ErrHangup) && ctx.Err() == nil {
+		// A later sentence failed to synthesize: the caller heard the
+		// start of the answer, and the call goes on.
+		s.c.Log.Warn("answer cut short", "err", err)
+		err = nil
+	}
 	s.record(Turn{At: began.Sub(s.start), Speaker: "hotline", Text: text, Duration: time.Since(began),
 		Latency: firstAudio, Provider: s.m.eng.TTS.Name(), Interrupted: !in.none()})
 	return in, true, err
@@ -316,15 +320,24 @@ type ttsFrames struct {
 	eof bool
 }
 
-func (f *ttsFrames) Next(ctx context.Context) ([]int16, error) {
+// prime reads until a frame is ready (or the speech ended), so that the
+// wait for the first audio can be timed apart from playing it.
+func (f *ttsFrames) prime(ctx context.Context) error {
 	for !f.eof && len(f.buf) < f.n {
 		chunk, err := f.s.Read(ctx)
 		f.buf = append(f.buf, chunk...)
 		if errors.Is(err, io.EOF) {
 			f.eof = true
 		} else if err != nil {
-			return nil, err
+			return err
 		}
+	}
+	return nil
+}
+
+func (f *ttsFrames) Next(ctx context.Context) ([]int16, error) {
+	if err := f.prime(ctx); err != nil {
+		return nil, err
 	}
 	if len(f.buf) == 0 {
 		return nil, io.EOF
