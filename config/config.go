@@ -17,18 +17,20 @@ import (
 
 	"github.com/hotline-cc/hotline/asr"
 	"github.com/hotline-cc/hotline/ivr"
+	"github.com/hotline-cc/hotline/prosody"
 	"github.com/hotline-cc/hotline/sip"
 	"github.com/hotline-cc/hotline/tts"
 )
 
 // Config is the whole configuration file.
 type Config struct {
-	Log       Log        `yaml:"log"`
-	SIP       sip.Config `yaml:"sip"`
-	IVR       ivr.Config `yaml:"ivr"`
-	ASR       asr.Config `yaml:"asr"`
-	TTS       tts.Config `yaml:"tts"`
-	Recording Recording  `yaml:"recording"`
+	Log       Log            `yaml:"log"`
+	SIP       sip.Config     `yaml:"sip"`
+	IVR       ivr.Config     `yaml:"ivr"`
+	ASR       asr.Config     `yaml:"asr"`
+	TTS       tts.Config     `yaml:"tts"`
+	Emotion   prosody.Config `yaml:"emotion"`
+	Recording Recording      `yaml:"recording"`
 }
 
 // Log configures the structured log.
@@ -56,6 +58,7 @@ func Default() Config {
 		IVR:       ivr.DefaultConfig(),
 		ASR:       asr.DefaultConfig(),
 		TTS:       tts.DefaultConfig(),
+		Emotion:   prosody.DefaultConfig(),
 		Recording: Recording{Dir: "recordings", Calls: true},
 	}
 }
@@ -103,6 +106,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.SIP.Validate(); err != nil {
 		return fmt.Errorf("sip: %w", err)
+	}
+	if err := c.Emotion.Validate(); err != nil {
+		return fmt.Errorf("emotion: %w", err)
 	}
 	if err := c.IVR.Validate(); err != nil {
 		return err

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hotline-cc/hotline/asr"
 	"github.com/hotline-cc/hotline/media"
+	"github.com/hotline-cc/hotline/prosody"
 	"github.com/hotline-cc/hotline/tts"
 )
 
@@ -167,6 +168,9 @@ type Call struct {
 	// OnTurn, if set, is told each turn of the conversation as it ends:
 	// the call's record.
 	OnTurn func(Turn)
+	// Emotion, if set, hears each of the caller's spoken turns and gives
+	// it an emotion cue.
+	Emotion *prosody.Tracker
 }
 
 // Turn is one thing said on the call, by the caller or by Hotline.
@@ -195,6 +199,9 @@ type Turn struct {
 	Confidence float64
 	// Interrupted is set on a prompt the caller cut short.
 	Interrupted bool
+	// Emotion is the cue of the caller's spoken turn, when the call has
+	// an emotion tracker.
+	Emotion *prosody.Cue
 }
 
 // Serve plays the greeting and runs the menu until the caller is done, the

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"slices"
 	"time"
 
 	"github.com/hotline-cc/hotline/asr"
 	"github.com/hotline-cc/hotline/internal/logctx"
 	"github.com/hotline-cc/hotline/media"
+	"github.com/hotline-cc/hotline/prosody"
 	"github.com/hotline-cc/hotline/tts"
 )
 
@@ -237,10 +239,24 @@ func (s *session) recognize(ctx context.Context, in input) (string, media.Digit,
 	s.c.Log.Info("caller said", "text", res.Text, "provider", res.Provider, "confidence", res.Confidence,
 		"speech_ms", speech.Milliseconds(), "latency_ms", latency.Milliseconds(),
 		"barge_in", in.during != "", "truncated", u.Truncated)
-	s.record(Turn{At: began.Sub(s.start) + u.Start, Speaker: "caller", Text: res.Text,
-		Duration: u.End - u.Start, Latency: latency, Provider: res.Provider, Confidence: res.Confidence})
+	at := began.Sub(s.start) + u.Start
+	s.record(Turn{At: at, Speaker: "caller", Text: res.Text, Duration: u.End - u.Start, Latency: latency,
+		Provider: res.Provider, Confidence: res.Confidence, Emotion: s.feel(u, res.Text, at)})
 	return res.Text, 0, nil
 }
+
+// feel gives the caller's turn its emotion cue; nil without a tracker.
+func (s *session) feel(u media.Utterance, text string, at time.Duration) *prosody.Cue {
+	if s.c.Emotion == nil {
+		return nil
+	}
+	cue := s.c.Emotion.Observe(prosody.Utterance{PCM: u.PCM, Rate: s.rate, Text: text, Start: at})
+	s.c.Log.Info("caller emotion", "turn", cue.Turn, "label", cue.Label, "arousal", round2(cue.Arousal),
+		"confidence", round2(cue.Confidence), "trend", cue.Trend, "why", cue.Why)
+	return &cue
+}
+
+func round2(v float64) float64 { return math.Round(v*100) / 100 }
 
 // A turn whose partial transcript is already a complete menu phrase ends
 // after earlyEnd of quiet instead of the full EndSilence, if it is short

@@ -17,6 +17,7 @@ import (
 	"github.com/hotline-cc/hotline/asr"
 	"github.com/hotline-cc/hotline/internal/audiotest"
 	"github.com/hotline-cc/hotline/media"
+	"github.com/hotline-cc/hotline/prosody"
 	"github.com/hotline-cc/hotline/tts"
 )
 
@@ -89,6 +90,7 @@ func startCall(t *testing.T, cfg Config, p *Prompts, eng Engines) *call {
 	go c.heard.run(ctx, caller)
 	go func() {
 		c.served <- m.Serve(ctx, Call{Leg: hotline, Log: log, MessagePath: t.TempDir() + "/msg.wav",
+			Emotion: prosody.NewTracker(prosody.DefaultConfig()),
 			OnTurn: func(tn Turn) {
 				c.mu.Lock()
 				c.turns = append(c.turns, tn)
@@ -169,6 +171,11 @@ func TestSpokenChoiceBargesIntoGreeting(t *testing.T) {
 	}
 	if tn.Provider != "embedded" || tn.Duration < 300*time.Millisecond {
 		t.Errorf("caller turn %+v", tn)
+	}
+	// The first turn starts the caller's baseline: a cue from the words
+	// only, with the voice measured.
+	if e := tn.Emotion; e == nil || e.Turn != 1 || e.Baseline || e.Features.Voiced == 0 {
+		t.Errorf("caller turn's emotion cue %+v, want turn 1 with the voice measured", e)
 	}
 	if g, ok := c.turn(func(tn Turn) bool { return tn.Prompt == "greeting" }); !ok || !g.Interrupted {
 		t.Errorf("greeting turn %+v, want interrupted", g)

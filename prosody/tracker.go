@@ -617,20 +617,25 @@ func (t *Tracker) Cues() []Cue { return append([]Cue(nil), t.cues...) }
 func (t *Tracker) Timeline() []Point {
 	out := make([]Point, len(t.cues))
 	for i, c := range t.cues {
-		out[i] = Point{
-			Turn:       c.Turn,
-			AtMS:       c.Start.Milliseconds(),
-			DurationMS: c.Features.Speech.Milliseconds(),
-			Label:      c.Label,
-			Arousal:    round3(c.Arousal),
-			Valence:    round3(c.Valence),
-			Confidence: round3(c.Confidence),
-			Source:     c.Source,
-			Trend:      c.Trend,
-			Why:        append([]string(nil), c.Why...),
-		}
+		out[i] = c.Point()
 	}
 	return out
+}
+
+// Point is the cue as the call's record keeps it.
+func (c Cue) Point() Point {
+	return Point{
+		Turn:       c.Turn,
+		AtMS:       c.Start.Milliseconds(),
+		DurationMS: c.Features.Speech.Milliseconds(),
+		Label:      c.Label,
+		Arousal:    round3(c.Arousal),
+		Valence:    round3(c.Valence),
+		Confidence: round3(c.Confidence),
+		Source:     c.Source,
+		Trend:      c.Trend,
+		Why:        append([]string(nil), c.Why...),
+	}
 }
 
 func round3(v float64) float64 { return math.Round(v*1000) / 1000 }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/hotline-cc/hotline/config"
 	"github.com/hotline-cc/hotline/ivr"
 	"github.com/hotline-cc/hotline/media"
+	"github.com/hotline-cc/hotline/prosody"
 	"github.com/hotline-cc/hotline/sip"
 	"github.com/hotline-cc/hotline/tts"
 )
@@ -139,10 +141,33 @@ func (s *Server) handleCall(ctx context.Context, call *sip.Call) {
 		log.Info("transcript", "path", tr.path)
 		defer tr.close(log)
 	}
-	err = s.menu.Serve(ctx, ivr.Call{Leg: call.Leg, Log: log, MessagePath: base + "-message.wav", OnTurn: tr.add})
+	emotion := prosody.NewTracker(s.cfg.Emotion)
+	err = s.menu.Serve(ctx, ivr.Call{Leg: call.Leg, Log: log, MessagePath: base + "-message.wav",
+		OnTurn: tr.add, Emotion: emotion})
 	if err != nil {
 		log.Error("call flow failed", "err", err)
 	}
+	logEmotion(log, emotion)
+}
+
+// logEmotion sums up the caller's emotion over the call; the transcript
+// holds each turn's cue.
+func logEmotion(log *slog.Logger, t *prosody.Tracker) {
+	cues := t.Cues()
+	if len(cues) == 0 {
+		return
+	}
+	labels := make([]string, len(cues))
+	flagged := 0
+	for i, c := range cues {
+		labels[i] = string(c.Label)
+		if c.Label.Flagged() {
+			flagged++
+		}
+	}
+	last := cues[len(cues)-1]
+	log.Info("caller emotion over the call", "turns", len(cues), "flagged", flagged,
+		"labels", strings.Join(labels, " "), "last", last.Label, "trend", last.Trend)
 }
 
 // transcript is a call's record of turns, one JSON object a line, written
@@ -179,6 +204,7 @@ func (tr *transcript) add(t ivr.Turn) {
 			AtMS: t.At.Milliseconds(), Speaker: t.Speaker, Text: t.Text, Prompt: t.Prompt, Key: t.Key,
 			DurationMS: t.Duration.Milliseconds(), LatencyMS: t.Latency.Milliseconds(),
 			Provider: t.Provider, Confidence: t.Confidence, Interrupted: t.Interrupted,
+			Emotion: emotionPoint(t.Emotion),
 		})
 	}
 }
@@ -195,6 +221,17 @@ type turnLine struct {
 	Provider    string  `json:"provider,omitempty"`
 	Confidence  float64 `json:"confidence,omitempty"`
 	Interrupted bool    `json:"interrupted,omitempty"`
+	// Emotion is the caller's emotion cue for the turn: the call's
+	// emotion timeline, one point a spoken turn.
+	Emotion *prosody.Point `json:"emotion,omitempty"`
+}
+
+func emotionPoint(c *prosody.Cue) *prosody.Point {
+	if c == nil {
+		return nil
+	}
+	p := c.Point()
+	return &p
 }
 
 func (tr *transcript) close(log *slog.Logger) {

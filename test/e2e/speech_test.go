@@ -279,12 +279,17 @@ func (c *spokenCall) check(t *testing.T, n *node, sr sippResult, pkts []pcapfile
 		}
 	}
 
-	// The transcript has a turn for every utterance the caller made.
+	// The transcript has a turn for every utterance the caller made, each
+	// with its emotion cue: the call's emotion timeline.
 	tr := n.logs.must(t, "transcript", call, time.Second)
 	var turns []string
-	for _, turn := range readTranscript(t, fmt.Sprint(tr["path"])) {
+	for i, turn := range readTranscript(t, fmt.Sprint(tr["path"])) {
 		if turn["speaker"] == "caller" && turn["key"] == nil {
 			turns = append(turns, fmt.Sprint(turn["text"]))
+			cue, ok := turn["emotion"].(map[string]any)
+			if !ok || cue["label"] == nil || cue["turn"] != float64(len(turns)) {
+				t.Errorf("transcript line %d: caller turn %d has emotion %v, want its cue", i+1, len(turns), turn["emotion"])
+			}
 		}
 	}
 	if !slices.Equal(turns, heard) {
