@@ -20,6 +20,20 @@ const lookAhead = 1
 // read; ctx or Close cancels the rest. An error from the synthesizer ends
 // the stream with that error after the audio of the sentences before it.
 func Speak(ctx context.Context, s Synthesizer, text string, rate int) Stream {
+	sentences := SplitSentences(text)
+	ch := make(chan string, len(sentences))
+	for _, t := range sentences {
+		ch <- t
+	}
+	close(ch)
+	return SpeakEach(ctx, s, ch, rate)
+}
+
+// SpeakEach is Speak for a reply still being written: it synthesizes each
+// sentence received from sentences, in order, as soon as it arrives, and
+// the stream ends when sentences is closed. While the next sentence has not
+// arrived, Read waits.
+func SpeakEach(ctx context.Context, s Synthesizer, sentences <-chan string, rate int) Stream {
 	ctx, cancel := context.WithCancel(ctx)
 	sp := &speech{
 		ctx:    ctx,
@@ -27,7 +41,7 @@ func Speak(ctx context.Context, s Synthesizer, text string, rate int) Stream {
 		next:   make(chan sentence, lookAhead-1),
 		done:   make(chan struct{}),
 	}
-	go sp.produce(ctx, s, SplitSentences(text), rate)
+	go sp.produce(ctx, s, sentences, rate)
 	return sp
 }
 
@@ -48,10 +62,20 @@ type speech struct {
 	closed sync.Once
 }
 
-func (sp *speech) produce(ctx context.Context, s Synthesizer, sentences []string, rate int) {
+func (sp *speech) produce(ctx context.Context, s Synthesizer, sentences <-chan string, rate int) {
 	defer close(sp.done)
 	defer close(sp.next)
-	for _, text := range sentences {
+	for {
+		var text string
+		select {
+		case t, ok := <-sentences:
+			if !ok {
+				return
+			}
+			text = t
+		case <-ctx.Done():
+			return
+		}
 		st, err := s.Synthesize(ctx, text, rate)
 		if err != nil && ctx.Err() != nil {
 			return // cancelled: Read reports ctx's error

@@ -191,3 +191,35 @@ func TestSpeakEmpty(t *testing.T) {
 		t.Fatalf("Read of nothing: %v, want io.EOF", err)
 	}
 }
+
+// A reply still being written: the first sentence plays before the second
+// exists, the stream waits for it, and ends when the writer closes.
+func TestSpeakEachWaitsForTheWriter(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	sentences := make(chan string)
+	st := SpeakEach(context.Background(), &fakeSynth{}, sentences, 8000)
+	defer st.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+
+	one, two := "Your card is blocked.", "A new one is on its way."
+	sentences <- one
+	want := fakeAudio(one, 8000)
+	var first []int16
+	for len(first) < len(want) {
+		chunk, err := st.Read(ctx)
+		if err != nil {
+			t.Fatalf("first sentence: %v after %d samples", err, len(first))
+		}
+		first = append(first, chunk...)
+	}
+	if !slices.Equal(first, want) {
+		t.Fatal("first sentence's audio differs")
+	}
+	sentences <- two
+	close(sentences)
+	rest, err := ReadAll(ctx, st)
+	if err != nil || !slices.Equal(rest, fakeAudio(two, 8000)) {
+		t.Fatalf("second sentence: %d samples, %v", len(rest), err)
+	}
+}
