@@ -89,6 +89,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	script   []Reply
+	answer   func(Request) Reply
 	requests []Request
 }
 
@@ -117,6 +118,14 @@ func (s *Server) Script(replies ...Reply) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.script = append(s.script, replies...)
+}
+
+// Answer makes f answer the requests the script leaves unanswered, for a
+// reply that depends on the request. f runs on the server's goroutines.
+func (s *Server) Answer(f func(Request) Reply) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.answer = f
 }
 
 // Pending is how many scripted replies are not used yet.
@@ -160,11 +169,15 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.requests = append(s.requests, req)
 	var reply Reply
+	answer := s.answer
 	ok := len(s.script) > 0
 	if ok {
 		reply, s.script = s.script[0], s.script[1:]
 	}
 	s.mu.Unlock()
+	if !ok && answer != nil {
+		reply, ok = answer(req), true
+	}
 	if !ok {
 		s.t.Errorf("openaitest: request %d has no scripted reply", len(s.Requests()))
 		writeError(w, http.StatusInternalServerError, "no reply scripted", "server_error")

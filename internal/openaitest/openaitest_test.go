@@ -216,3 +216,18 @@ func TestFragments(t *testing.T) {
 		}
 	}
 }
+
+func TestAnswerAfterScript(t *testing.T) {
+	s := New(t, key)
+	s.Script(Text("scripted"))
+	s.Answer(func(r Request) Reply { return Text("echo: " + r.Chat.Messages[0].Content) })
+	for _, want := range []string{"scripted", "echo: hello", "echo: hello"} {
+		resp, err := client(s, key).CreateChatCompletion(context.Background(), request(false))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := resp.Choices[0].Message.Content; got != want {
+			t.Errorf("got %q, want %q", got, want)
+		}
+	}
+}
