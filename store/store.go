@@ -12,7 +12,22 @@
 // their schema from the migrations embedded in the binary, applied in order
 // when the store opens.
 //
-// Every method is safe for concurrent use. The store starts no goroutines.
+// The operator's side reads them back: ListCalls pages through calls by
+// time, number, disposition and emotion (keyset cursors, newest first),
+// Call gives one call with its turns, emotion timeline, transfers,
+// recordings, callbacks and alerts, and Callbacks and CrisisAlerts list
+// those. Every argument is checked: a bad one is an error wrapping
+// ErrInvalid, an unknown id ErrNotFound.
+//
+// Turn text, transfer reasons and summaries, callback notes and alert
+// excerpts pass through redact.Redact before they are written.
+//
+// Retention (Config.Retention) is applied by Purge, or by RunPurge on a
+// schedule: old transcripts are deleted, old recordings deleted from disk
+// and from the database; call detail records are kept.
+//
+// Every method is safe for concurrent use. The store starts no goroutines:
+// RunPurge runs in the caller's.
 package store
 
 import (

@@ -154,6 +154,26 @@ func clusterOwner() (owner, error) {
 	return owner{}, errors.New("running as root and there is no postgres or nobody user to run the server as (initdb refuses root)")
 }
 
+// traversable reports whether every directory on the way to dir lets
+// other users through.
+func traversable(dir string) bool {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return false
+	}
+	for {
+		fi, err := os.Stat(dir)
+		if err != nil || fi.Mode().Perm()&0o001 == 0 {
+			return false
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return true
+		}
+		dir = parent
+	}
+}
+
 func (o owner) attr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{
 		Credential: o.cred,
@@ -168,7 +188,12 @@ func start(bin string, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "hotline-pgtest-")
+	base := os.TempDir()
+	if own.cred != nil && !traversable(base) {
+		// The server's user must reach its directory.
+		base = "/tmp"
+	}
+	dir, err := os.MkdirTemp(base, "hotline-pgtest-")
 	if err != nil {
 		return nil, err
 	}
@@ -238,7 +263,7 @@ func launch(bin, dir, data string, own owner, cfg Config) (*Server, error) {
 		"-D", data,
 		"-h", "127.0.0.1",
 		"-p", strconv.Itoa(port),
-		"-k", dir, // the Unix socket stays in the temporary directory
+		"-c", "unix_socket_directories=", // TCP only: no socket path to outgrow
 		"-c", "max_connections=200",
 		"-c", "shared_buffers=32MB",
 		"-c", "logging_collector=off",

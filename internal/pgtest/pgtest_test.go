@@ -56,3 +56,12 @@ func TestBinDirOverride(t *testing.T) {
 		t.Errorf("BinDir with an empty %s = %v, want an error naming it", EnvBinDir, err)
 	}
 }
+
+func TestTraversable(t *testing.T) {
+	if !traversable("/tmp") {
+		t.Error("/tmp is not traversable")
+	}
+	if traversable(t.TempDir()) { // created 0700
+		t.Error("a private directory is traversable")
+	}
+}
