@@ -35,9 +35,11 @@ type Config struct {
 	// KnowledgePassages is how many knowledge passages are retrieved for
 	// each turn, and for each lookup_knowledge call. Default 3.
 	KnowledgePassages int `yaml:"knowledge_passages"`
-	// KeepTurns is the memory window: at most this many recent turns go
-	// to the model verbatim; Fold condenses the older ones into the
-	// call's summary. Default 12.
+	// KeepTurns is the memory window: at most this many of the turns not
+	// yet folded into the call's summary go to the model word for word,
+	// so a turn's prompt stays bounded however long the call. Default 12,
+	// as the dialog's keep_turns, which folds older turns away; a smaller
+	// window leaves the turns between out of the request.
 	KeepTurns int `yaml:"keep_turns"`
 	// Queues are the agent queues transfer_to_agent may name. Default
 	// [general].

@@ -124,25 +124,6 @@ func (b *Brain) Summarize(ctx context.Context, prev string, turns []dialog.Turn)
 	return strings.TrimSpace(resp.Choices[0].Message.Content), nil
 }
 
-// Fold condenses the conversation's turns beyond KeepTurns into its
-// summary. It folds down to half the window, so the summary is rewritten
-// once every few turns rather than every turn. Call it between turns (while
-// the reply is being spoken, say): the conversation is not safe for
-// concurrent use.
-func (b *Brain) Fold(ctx context.Context, c *dialog.Conversation) error {
-	recent := c.Recent()
-	if len(recent) <= b.cfg.KeepTurns {
-		return nil
-	}
-	n := len(recent) - b.cfg.KeepTurns/2
-	summary, err := b.Summarize(ctx, c.Summary, recent[:n])
-	if err != nil {
-		return err
-	}
-	c.Summary, c.Folded = summary, c.Folded+n
-	return nil
-}
-
 var (
 	errNoFirstToken = errors.New("no first token")
 	errTurnTimeout  = errors.New("turn timeout")

@@ -617,8 +617,15 @@ func TestMemoryKeepsAnEarlyFact(t *testing.T) {
 		if _, err := h.respond(h.caller(text, nil)); err != nil {
 			t.Fatalf("turn %d: %v", i, err)
 		}
-		if err := h.b.Fold(ctx, h.conv); err != nil {
-			t.Fatalf("fold after turn %d: %v", i, err)
+		// Folding as the dialog manager does: beyond the window, down to
+		// half of it.
+		if recent := h.conv.Recent(); len(recent) > 6 {
+			n := len(recent) - 3
+			sum, err := h.b.Summarize(ctx, h.conv.Summary, recent[:n])
+			if err != nil {
+				t.Fatalf("summary after turn %d: %v", i, err)
+			}
+			h.conv.Summary, h.conv.Folded = sum, h.conv.Folded+n
 		}
 		if n := len(h.conv.Recent()); n > 6 {
 			t.Fatalf("turn %d: %d turns unfolded", i, n)
@@ -706,5 +713,25 @@ func BenchmarkRespond(b *testing.B) {
 		if err := s.Respond(ctx, in, func(dialog.Action) error { return nil }); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestHistoryIsBoundedByKeepTurns(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.KeepTurns = 4 })
+	for i := range 10 {
+		h.conv.Turns = append(h.conv.Turns,
+			dialog.Turn{Speaker: dialog.Caller, Text: "Question " + strconv.Itoa(i) + "."},
+			dialog.Turn{Speaker: dialog.Bot, Text: "Answer " + strconv.Itoa(i) + "."})
+	}
+	h.srv.Script(openaitest.Text("Sure."))
+	if _, err := h.respond(h.caller("Last question.", nil)); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range h.srv.Last().Chat.Messages[2:] {
+		got = append(got, m.Content)
+	}
+	if want := []string{"Answer 8.", "Question 9.", "Answer 9.", "Last question."}; !slices.Equal(got, want) {
+		t.Errorf("history %q, want %q", got, want)
 	}
 }
