@@ -8,7 +8,7 @@ import (
 	"maps"
 	"math"
 	"os"
-	"path/filepath"
+	"path"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -68,33 +68,43 @@ type posting struct {
 // an empty Base. A file that is not a readable article fails the load; the
 // error names every such file and wraps ErrMalformed.
 func Load(dir string) (*Base, error) {
+	kb, err := LoadFS(os.DirFS(dir), ".")
+	if err != nil {
+		return nil, fmt.Errorf("knowledge: load %s: %w", dir, err)
+	}
+	return kb, nil
+}
+
+// LoadFS is Load on the folder dir of fsys: articles built into the
+// binary, say. Articles are named relative to dir.
+func LoadFS(fsys fs.FS, dir string) (*Base, error) {
 	docs := map[string]string{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	err := fs.WalkDir(fsys, dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		if p != dir && strings.HasPrefix(d.Name(), ".") {
 			if d.IsDir() {
-				return filepath.SkipDir
+				return fs.SkipDir
 			}
 			return nil
 		}
-		if d.IsDir() || !strings.EqualFold(filepath.Ext(p), ".md") {
+		if d.IsDir() || !strings.EqualFold(path.Ext(p), ".md") {
 			return nil
 		}
-		rel, err := filepath.Rel(dir, p)
+		src, err := fs.ReadFile(fsys, p)
 		if err != nil {
 			return err
 		}
-		src, err := os.ReadFile(p)
-		if err != nil {
-			return err
+		rel := p
+		if dir != "." {
+			rel = strings.TrimPrefix(p, dir+"/")
 		}
-		docs[filepath.ToSlash(rel)] = string(src)
+		docs[rel] = string(src)
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("knowledge: load %s: %w", dir, err)
+		return nil, err
 	}
 	return New(docs)
 }
