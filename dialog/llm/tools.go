@@ -2,6 +2,7 @@ package llm
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -93,11 +94,9 @@ func decode(args []byte, v any) error {
 	return nil
 }
 
-func required(fields ...[2]string) error {
-	for _, f := range fields {
-		if strings.TrimSpace(f[1]) == "" {
-			return fmt.Errorf("%s is required", f[0])
-		}
+func required(field, value string) error {
+	if strings.TrimSpace(value) == "" {
+		return fmt.Errorf("%s is required", field)
 	}
 	return nil
 }
@@ -125,7 +124,7 @@ func transferTool(queues []string) tool {
 			if err := decode(args, &a); err != nil {
 				return outcome{}, err
 			}
-			if err := required([2]string{"queue", a.Queue}, [2]string{"reason", a.Reason}); err != nil {
+			if err := cmp.Or(required("queue", a.Queue), required("reason", a.Reason)); err != nil {
 				return outcome{}, err
 			}
 			if !slices.Contains(queues, a.Queue) {
@@ -157,7 +156,7 @@ func lookupTool(k int) tool {
 			if err := decode(args, &a); err != nil {
 				return outcome{}, err
 			}
-			if err := required([2]string{"query", a.Query}); err != nil {
+			if err := required("query", a.Query); err != nil {
 				return outcome{}, err
 			}
 			found := s.b.know.Search(a.Query, k)
@@ -183,7 +182,7 @@ func endCallTool() tool {
 			if err := decode(args, &a); err != nil {
 				return outcome{}, err
 			}
-			if err := required([2]string{"reason", a.Reason}); err != nil {
+			if err := required("reason", a.Reason); err != nil {
 				return outcome{}, err
 			}
 			return outcome{result: "call ended", action: &dialog.Action{Kind: dialog.Hangup, Reason: a.Reason}, end: true}, nil
@@ -212,7 +211,7 @@ func digitsTool() tool {
 			if err := decode(args, &a); err != nil {
 				return outcome{}, err
 			}
-			if err := required([2]string{"prompt", a.Prompt}); err != nil {
+			if err := required("prompt", a.Prompt); err != nil {
 				return outcome{}, err
 			}
 			if a.MaxDigits == nil {
