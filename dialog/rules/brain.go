@@ -21,6 +21,12 @@ import (
 // phone will not wait for.
 const answerSentences = 2
 
+var (
+	_ dialog.Brain      = (*Brain)(nil)
+	_ dialog.Summarizer = (*Brain)(nil)
+	_ dialog.Grammar    = (*Session)(nil)
+)
+
 // Brain answers calls from a flow and a knowledge base. It is safe for
 // concurrent use by many calls.
 type Brain struct {
@@ -248,7 +254,7 @@ func (s *Session) answerSlot(e *emitter, text, keys string) {
 	s.log.missing = append(s.log.missing, sl.Label)
 	s.intent = nil
 	if it.Transfer != nil {
-		s.transfer(e, it.Transfer.Queue, it.Transfer.Reason+"; "+sl.Label+" not given")
+		s.transfer(e, it.Transfer.Queue, it.Transfer.Reason+"; "+sl.Label+" not given", true)
 		return
 	}
 	s.offer(e)
@@ -274,10 +280,9 @@ func (s *Session) finish(e *emitter) {
 	}
 	switch {
 	case it.Transfer != nil:
-		if len(it.Answer) == 0 {
-			e.say(s.msg(f.Messages.Transfer))
-		}
-		s.transfer(e, it.Transfer.Queue, it.Transfer.Reason)
+		// An answer of the intent's own already tells the caller where
+		// they are going.
+		s.transfer(e, it.Transfer.Queue, it.Transfer.Reason, len(it.Answer) == 0)
 	case it.End:
 		e.send(dialog.Action{Kind: dialog.Hangup, Text: s.msg(f.Messages.Goodbye), Reason: "caller ended the call"})
 	case it.OfferHuman:
@@ -367,7 +372,7 @@ func (s *Session) answerOffer(e *emitter, text, keys string) {
 	yn, ok := parseYesNo(text)
 	switch {
 	case keys == "0" || keys == "" && ok && yn == "yes":
-		s.transfer(e, fb.Queue, fb.Reason)
+		s.transfer(e, fb.Queue, fb.Reason, true)
 	case keys == "" && ok && yn == "no":
 		e.say(s.msg(s.b.flow.Messages.AnythingElse))
 	default:
@@ -375,8 +380,12 @@ func (s *Session) answerOffer(e *emitter, text, keys string) {
 	}
 }
 
-// transfer hands the call over, with a summary for the agent.
-func (s *Session) transfer(e *emitter, queue, reason string) {
+// transfer hands the call over, with a summary for the agent, after
+// telling the caller if announce.
+func (s *Session) transfer(e *emitter, queue, reason string, announce bool) {
+	if announce {
+		e.say(s.msg(s.b.flow.Messages.Transfer))
+	}
 	s.log.transfer = queue + ", " + reason
 	e.send(dialog.Action{Kind: dialog.Transfer, Queue: queue, Reason: reason, Summary: s.Summary()})
 }

@@ -82,6 +82,8 @@ func setOf(words ...string) map[string]bool {
 type term struct {
 	s   string
 	han bool
+	// key is an English word's sound key (see phonetic), negation aside.
+	key string
 }
 
 // analyze turns text into terms.
@@ -109,7 +111,7 @@ func analyze(text string) []term {
 				s = negMark + s
 				neg--
 			}
-			out = append(out, term{s: s})
+			out = append(out, term{s: s, key: phonetic(strings.TrimPrefix(s, negMark))})
 		}
 	}
 	flushHan := func() {
@@ -289,7 +291,7 @@ func similarity(a, b term) float64 {
 	if len(x) < 3 || len(y) < 3 {
 		return 0
 	}
-	if px := phonetic(x); len(px) >= 3 && px == phonetic(y) {
+	if len(a.key) >= 3 && a.key == b.key {
 		return 0.85
 	}
 	longest := max(len(x), len(y))
@@ -325,7 +327,7 @@ func levenshtein(a, b string) int {
 
 // example is one compiled example phrase.
 type example struct {
-	terms  []term
+	terms  []int   // indexes into the matcher's vocabulary
 	weight float64 // sum of the terms' weights
 }
 
@@ -333,9 +335,9 @@ type example struct {
 type matcher struct {
 	intents  []string    // names, in flow order
 	examples [][]example // per intent
-	weights  map[string]float64
-	vocab    []term // every distinct example term
-	unknown  float64
+	vocab    []term      // every distinct example term
+	weights  []float64   // of each vocabulary term
+	index    map[string]int
 }
 
 // recallBias is how much more it counts that the caller said an example's
@@ -344,54 +346,68 @@ type matcher struct {
 // they say half an example.
 const recallBias = 2.0
 
-// hanWeight scales single Chinese characters against character pairs,
-// which say more.
+// hanUnigramWeight scales single Chinese characters against character
+// pairs, which say more.
 const hanUnigramWeight = 0.5
 
+// unknownWeight is the weight of a word no example has: as if it were in
+// every intent's examples, so that words of the caller's own dilute a
+// match without dominating it.
+const unknownWeight = 1
+
 func newMatcher(names []string, phrases [][]string) *matcher {
-	m := &matcher{intents: names, weights: map[string]float64{}}
-	df := map[string]int{}
+	m := &matcher{intents: names, index: map[string]int{}}
+	var df []int
 	analyzed := make([][][]term, len(phrases))
 	for i, ps := range phrases {
 		seen := map[string]bool{}
 		for _, p := range ps {
-			ts := analyze(p)
+			ts := dedupe(analyze(p))
 			analyzed[i] = append(analyzed[i], ts)
 			for _, t := range ts {
+				id, ok := m.index[t.s]
+				if !ok {
+					id = len(m.vocab)
+					m.index[t.s] = id
+					m.vocab = append(m.vocab, t)
+					df = append(df, 0)
+				}
 				if !seen[t.s] {
 					seen[t.s] = true
-					df[t.s]++
-					if df[t.s] == 1 {
-						m.vocab = append(m.vocab, t)
-					}
+					df[id]++
 				}
 			}
 		}
 	}
 	n := float64(len(names))
-	for _, t := range m.vocab {
-		w := 1 + math.Log(n/float64(df[t.s]))
-		if t.han && len([]rune(strings.TrimPrefix(t.s, negMark))) == 1 {
-			w *= hanUnigramWeight
-		}
-		m.weights[t.s] = w
+	m.weights = make([]float64, len(m.vocab))
+	for id, t := range m.vocab {
+		m.weights[id] = (1 + math.Log(n/float64(df[id]))) * unigramFactor(t)
 	}
-	m.unknown = 1 // as if the word were in every intent's examples
 	for i := range names {
 		var exs []example
 		for _, ts := range analyzed[i] {
 			if len(ts) == 0 {
 				continue
 			}
-			e := example{terms: dedupe(ts)}
-			for _, t := range e.terms {
-				e.weight += m.weights[t.s]
+			var e example
+			for _, t := range ts {
+				id := m.index[t.s]
+				e.terms = append(e.terms, id)
+				e.weight += m.weights[id]
 			}
 			exs = append(exs, e)
 		}
 		m.examples = append(m.examples, exs)
 	}
 	return m
+}
+
+func unigramFactor(t term) float64 {
+	if t.han && len([]rune(strings.TrimPrefix(t.s, negMark))) == 1 {
+		return hanUnigramWeight
+	}
+	return 1
 }
 
 func dedupe(ts []term) []term {
@@ -417,19 +433,16 @@ const contradiction = 0.8
 // opposite is the term negated, or no longer negated.
 func opposite(t term) term {
 	if s, ok := strings.CutPrefix(t.s, negMark); ok {
-		return term{s: s, han: t.han}
+		return term{s: s, han: t.han, key: t.key}
 	}
-	return term{s: negMark + t.s, han: t.han}
+	return term{s: negMark + t.s, han: t.han, key: t.key}
 }
 
 func (m *matcher) weight(t term) float64 {
-	if w, ok := m.weights[t.s]; ok {
-		return w
+	if id, ok := m.index[t.s]; ok {
+		return m.weights[id]
 	}
-	if t.han && len([]rune(strings.TrimPrefix(t.s, negMark))) == 1 {
-		return m.unknown * hanUnigramWeight
-	}
-	return m.unknown
+	return unknownWeight * unigramFactor(t)
 }
 
 // Match is the intent a caller's words are closest to.
@@ -446,62 +459,61 @@ func (m *matcher) match(text string) Match {
 	if len(said) == 0 {
 		return Match{}
 	}
-	// The closest example terms for each word said, computed once per
+	// How alike each word said is to each example term, computed once per
 	// turn rather than once per example; and the example terms a word
 	// said contradicts ("don't close" against "close").
-	near := make([]map[string]float64, len(said))
-	denied := map[string]bool{}
+	near := make([][]float64, len(said))
+	saidWeight := make([]float64, len(said))
+	var total float64
+	denied := make([]bool, len(m.vocab))
 	saidAs := map[string]bool{}
 	for _, u := range said {
 		saidAs[u.s] = true
 	}
-	var saidWeight float64
-	for i, u := range said {
-		saidWeight += m.weight(u)
-		near[i] = map[string]float64{}
+	for j, u := range said {
+		saidWeight[j] = m.weight(u)
+		total += saidWeight[j]
+		near[j] = make([]float64, len(m.vocab))
 		opp := opposite(u)
-		for _, v := range m.vocab {
-			if s := similarity(u, v); s > 0 {
-				near[i][v.s] = s
-			}
+		for id, v := range m.vocab {
+			near[j][id] = similarity(u, v)
 			if !saidAs[v.s] && similarity(opp, v) >= contradiction {
-				denied[v.s] = true
+				denied[id] = true
 			}
 		}
 	}
+	b2 := recallBias * recallBias
 	var best, second Match
 	for i, exs := range m.examples {
 		var top float64
 	examples:
 		for _, e := range exs {
-			for _, t := range e.terms {
-				if denied[t.s] {
+			for _, id := range e.terms {
+				if denied[id] {
 					continue examples
 				}
 			}
 			var recall, precision float64
-			for _, t := range e.terms {
+			for _, id := range e.terms {
 				var s float64
 				for j := range said {
-					s = max(s, near[j][t.s])
+					s = max(s, near[j][id])
 				}
-				recall += m.weights[t.s] * s
+				recall += m.weights[id] * s
 			}
-			for j, u := range said {
+			for j := range said {
 				var s float64
-				for _, t := range e.terms {
-					s = max(s, near[j][t.s])
+				for _, id := range e.terms {
+					s = max(s, near[j][id])
 				}
-				precision += m.weight(u) * s
+				precision += saidWeight[j] * s
 			}
 			recall /= e.weight
-			precision /= saidWeight
+			precision /= total
 			if recall == 0 || precision == 0 {
 				continue
 			}
-			b2 := recallBias * recallBias
-			score := (1 + b2) * precision * recall / (b2*precision + recall)
-			top = max(top, score)
+			top = max(top, (1+b2)*precision*recall/(b2*precision+recall))
 		}
 		switch {
 		case top > best.Score:

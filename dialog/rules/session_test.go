@@ -225,6 +225,10 @@ func TestNotUnderstoodTwiceOffersHuman(t *testing.T) {
 		t.Fatalf("second miss offers a person: %q", spoken(as))
 	}
 	as = c.key("0")
+	wantKinds(t, as, dialog.Say, dialog.Transfer)
+	if !strings.Contains(as[0].Text, "putting you through") {
+		t.Errorf("the caller is told: %q", as[0].Text)
+	}
 	tr := last(as)
 	if tr.Kind != dialog.Transfer || tr.Queue != "general" || !strings.Contains(tr.Summary, "Not understood: 2 turns") {
 		t.Fatalf("key 0 accepts: %+v", as)
