@@ -102,3 +102,14 @@ func FuzzGuard(f *testing.F) {
 		WantsHuman(text)
 	})
 }
+
+// Every phrase the guardrails give the recognizer's grammar is one they
+// act on.
+func TestPhrasesAreActedOn(t *testing.T) {
+	for _, p := range Phrases {
+		_, crisis := DetectCrisis(p)
+		if !crisis && !WantsHuman(p) {
+			t.Errorf("%q is in the grammar but neither a crisis nor a request for a person", p)
+		}
+	}
+}
