@@ -16,6 +16,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/hotline-cc/hotline/asr"
+	"github.com/hotline-cc/hotline/dialog"
+	"github.com/hotline-cc/hotline/dialog/llm"
 	"github.com/hotline-cc/hotline/ivr"
 	"github.com/hotline-cc/hotline/prosody"
 	"github.com/hotline-cc/hotline/sip"
@@ -30,6 +32,8 @@ type Config struct {
 	ASR       asr.Config     `yaml:"asr"`
 	TTS       tts.Config     `yaml:"tts"`
 	Emotion   prosody.Config `yaml:"emotion"`
+	Dialog    dialog.Config  `yaml:"dialog"`
+	LLM       llm.Config     `yaml:"llm"`
 	Recording Recording      `yaml:"recording"`
 }
 
@@ -59,6 +63,8 @@ func Default() Config {
 		ASR:       asr.DefaultConfig(),
 		TTS:       tts.DefaultConfig(),
 		Emotion:   prosody.DefaultConfig(),
+		Dialog:    dialog.DefaultConfig(),
+		LLM:       llm.DefaultConfig(),
 		Recording: Recording{Dir: "recordings", Calls: true},
 	}
 }
@@ -106,6 +112,14 @@ func (c Config) Validate() error {
 	}
 	if err := c.SIP.Validate(); err != nil {
 		return fmt.Errorf("sip: %w", err)
+	}
+	if err := c.Dialog.Validate(); err != nil {
+		return err
+	}
+	if c.Dialog.Brain == dialog.BrainLLM {
+		if err := c.LLM.Validate(); err != nil {
+			return fmt.Errorf("llm: %w", err)
+		}
 	}
 	if err := c.Emotion.Validate(); err != nil {
 		return fmt.Errorf("emotion: %w", err)

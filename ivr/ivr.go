@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hotline-cc/hotline/asr"
+	"github.com/hotline-cc/hotline/dialog"
 	"github.com/hotline-cc/hotline/media"
 	"github.com/hotline-cc/hotline/prosody"
 	"github.com/hotline-cc/hotline/tts"
@@ -171,6 +172,11 @@ type Call struct {
 	// Emotion, if set, hears each of the caller's spoken turns and gives
 	// it an emotion cue.
 	Emotion *prosody.Tracker
+	// From is the caller's number, for the customer directory.
+	From string
+	// OnCrisis, if set, is told when a caller may be at risk of harming
+	// themselves: the supervisors' alert.
+	OnCrisis func(dialog.Crisis)
 }
 
 // Turn is one thing said on the call, by the caller or by Hotline.
@@ -202,6 +208,8 @@ type Turn struct {
 	// Emotion is the cue of the caller's spoken turn, when the call has
 	// an emotion tracker.
 	Emotion *prosody.Cue
+	// Transfer is set when Hotline hands the call to a person.
+	Transfer *TransferTurn
 }
 
 // Serve plays the greeting and runs the menu until the caller is done, the
@@ -500,14 +508,6 @@ func (o *options) forText(text string) *option {
 // begins with, so nothing the caller could still add would change the
 // choice: the turn may end before the full end-of-turn silence.
 func (o *options) complete(text string) bool {
-	norm := strings.Join(asr.NormalizeWords(text), " ")
-	if _, ok := o.byPhrase[norm]; !ok {
-		return false
-	}
-	for _, p := range o.grammar {
-		if p != norm && strings.HasPrefix(p, norm+" ") {
-			return false
-		}
-	}
-	return true
+	_, ok := o.byPhrase[strings.Join(asr.NormalizeWords(text), " ")]
+	return ok && completePhrase(o.grammar, text)
 }

@@ -145,7 +145,8 @@ func (s *session) understand(ctx context.Context, in input) (*option, error) {
 		}
 		return opt, nil
 	}
-	text, key, err := s.recognize(ctx, in)
+	h, err := s.recognize(ctx, in, s.m.opts.grammar, s.m.opts.complete)
+	text, key := h.text, h.key
 	if err != nil || key != 0 {
 		if key != 0 {
 			return s.understand(ctx, input{key: key})
@@ -159,20 +160,33 @@ func (s *session) understand(ctx context.Context, in input) (*option, error) {
 	return opt, nil
 }
 
+// heard is the caller's turn as recognized.
+type heard struct {
+	text string
+	// key is the key that cut the turn short, if one did.
+	key media.Digit
+	// cue is the turn's emotion, when the call tracks it.
+	cue *prosody.Cue
+	// at is when the turn began, from the start of the call flow.
+	at time.Duration
+}
+
 // recognize listens to the caller's utterance, feeding the recognizer as
 // it is spoken, and returns its transcript, or the key that cut it short.
-func (s *session) recognize(ctx context.Context, in input) (string, media.Digit, error) {
+// grammar is what the caller may say (for a recognizer that needs one);
+// a turn ends early when the partial transcript is complete.
+func (s *session) recognize(ctx context.Context, in input, grammar []string, complete func(string) bool) (heard, error) {
 	began := time.Now()
 	rctx := logctx.With(ctx, s.c.Log)
-	stream, err := s.m.eng.ASR.NewStream(rctx, asr.Options{SampleRate: s.rate, Grammar: s.m.opts.grammar})
+	stream, err := s.m.eng.ASR.NewStream(rctx, asr.Options{SampleRate: s.rate, Grammar: grammar})
 	if err != nil {
-		return "", 0, fmt.Errorf("speech recognition: %w", err)
+		return heard{}, fmt.Errorf("speech recognition: %w", err)
 	}
 	defer stream.Close()
 
 	var partial string
 	var werr error
-	var heard time.Duration
+	var spoken time.Duration
 	var lastVoice time.Time // wall clock of the last frame with voice
 	u, err := media.Listen(ctx, s.c.Leg, media.ListenOptions{
 		Detector:  s.vad,
@@ -180,7 +194,7 @@ func (s *session) recognize(ctx context.Context, in input) (string, media.Digit,
 		MaxSpeech: 10 * time.Second,
 		Preroll:   in.heard,
 		OnFrame: func(f []int16) {
-			heard += time.Duration(len(f)) * time.Second / time.Duration(s.rate)
+			spoken += time.Duration(len(f)) * time.Second / time.Duration(s.rate)
 			if s.vad.Speaking() && s.vad.SinceVoice() < media.FrameDuration {
 				lastVoice = time.Now()
 			}
@@ -200,16 +214,16 @@ func (s *session) recognize(ctx context.Context, in input) (string, media.Digit,
 			}
 		},
 		EndEarly: func() bool {
-			return heard <= maxPhrase && s.vad.SinceVoice() >= earlyEnd && s.m.opts.complete(partial)
+			return spoken <= maxPhrase && s.vad.SinceVoice() >= earlyEnd && complete(partial)
 		},
 	})
 	switch {
 	case errors.Is(err, media.ErrNoInput):
-		return "", 0, nil
+		return heard{}, nil
 	case err != nil:
-		return "", 0, err
+		return heard{}, err
 	case u.Digit != 0:
-		return "", u.Digit, nil
+		return heard{key: u.Digit}, nil
 	}
 	// Latency counts from the caller's last voice, the end-of-turn quiet
 	// included.
@@ -224,7 +238,7 @@ func (s *session) recognize(ctx context.Context, in input) (string, media.Digit,
 		return err
 	})
 	if errors.Is(ferr, media.ErrHangup) || ctx.Err() != nil {
-		return "", 0, errors.Join(ferr, ctx.Err())
+		return heard{}, errors.Join(ferr, ctx.Err())
 	}
 	if ferr == nil {
 		ferr = werr
@@ -240,9 +254,10 @@ func (s *session) recognize(ctx context.Context, in input) (string, media.Digit,
 		"speech_ms", speech.Milliseconds(), "latency_ms", latency.Milliseconds(),
 		"barge_in", in.during != "", "truncated", u.Truncated)
 	at := began.Sub(s.start) + u.Start
+	h := heard{text: res.Text, cue: s.feel(u, res.Text, at), at: at}
 	s.record(Turn{At: at, Speaker: "caller", Text: res.Text, Duration: u.End - u.Start, Latency: latency,
-		Provider: res.Provider, Confidence: res.Confidence, Emotion: s.feel(u, res.Text, at)})
-	return res.Text, 0, nil
+		Provider: res.Provider, Confidence: res.Confidence, Emotion: h.cue})
+	return h, nil
 }
 
 // feel gives the caller's turn its emotion cue; nil without a tracker.
@@ -271,11 +286,14 @@ const (
 // the synthesizer fails (its fallback too, if any) nothing is spoken and
 // spoken is false.
 func (s *session) say(ctx context.Context, text string) (in input, spoken bool, err error) {
+	stream := tts.Speak(logctx.With(ctx, s.c.Log), s.m.eng.TTS, text, s.rate)
+	return s.speak(ctx, stream, func() string { return text })
+}
+
+// speak plays a synthesized stream, sentence by sentence as it is made;
+// text tells what it says, so far.
+func (s *session) speak(ctx context.Context, stream tts.Stream, text func() string) (in input, spoken bool, err error) {
 	began := time.Now()
-	sctx, cancel := context.WithCancel(logctx.With(ctx, s.c.Log))
-	defer cancel()
-	// Sentence by sentence: the first plays while the next is made.
-	stream := tts.Speak(sctx, s.m.eng.TTS, text, s.rate)
 	defer stream.Close()
 	frames := &ttsFrames{s: stream, n: media.FrameSamples(s.rate)}
 	err = s.holdOn(ctx, frames.prime)
@@ -286,8 +304,11 @@ func (s *session) say(ctx context.Context, text string) (in input, spoken bool, 
 		s.c.Log.Warn("answer not spoken", "err", err)
 		return input{}, false, nil
 	}
+	if len(frames.buf) == 0 {
+		return input{}, false, nil
+	}
 	firstAudio := time.Since(began)
-	s.c.Log.Info("hotline said", "text", text, "provider", s.m.eng.TTS.Name(),
+	s.c.Log.Info("hotline said", "text", text(), "provider", s.m.eng.TTS.Name(),
 		"first_audio_ms", firstAudio.Milliseconds())
 	in, err = s.play(ctx, "answer", frames, true)
 	if err != nil && !errors.Is(err, media.ErrHangup) && ctx.Err() == nil {
@@ -296,7 +317,7 @@ func (s *session) say(ctx context.Context, text string) (in input, spoken bool, 
 		s.c.Log.Warn("answer cut short", "err", err)
 		err = nil
 	}
-	s.record(Turn{At: began.Sub(s.start), Speaker: "hotline", Text: text, Duration: time.Since(began),
+	s.record(Turn{At: began.Sub(s.start), Speaker: "hotline", Text: text(), Duration: time.Since(began),
 		Latency: firstAudio, Provider: s.m.eng.TTS.Name(), Interrupted: !in.none()})
 	return in, true, err
 }

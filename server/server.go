@@ -19,6 +19,7 @@ import (
 
 	"github.com/hotline-cc/hotline/asr"
 	"github.com/hotline-cc/hotline/config"
+	"github.com/hotline-cc/hotline/dialog"
 	"github.com/hotline-cc/hotline/ivr"
 	"github.com/hotline-cc/hotline/media"
 	"github.com/hotline-cc/hotline/prosody"
@@ -28,9 +29,12 @@ import (
 
 // Server is one Hotline node.
 type Server struct {
-	cfg     config.Config
-	log     *slog.Logger
-	menu    *ivr.Menu
+	cfg  config.Config
+	log  *slog.Logger
+	menu *ivr.Menu
+	// conv runs calls through the dialog manager; nil with dialog.brain
+	// menu.
+	conv    *ivr.Conversation
 	sip     *sip.Server
 	engines []io.Closer // speech engines, closed after the last call
 }
@@ -51,6 +55,12 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	if s.menu, err = ivr.New(cfg.IVR, prompts, eng, log); err != nil {
 		s.closeEngines()
 		return nil, err
+	}
+	if cfg.Dialog.Brain != dialog.BrainMenu {
+		if s.conv, err = newConversation(cfg, s.menu, log); err != nil {
+			s.closeEngines()
+			return nil, err
+		}
 	}
 	if s.sip, err = sip.NewServer(cfg.SIP, s.handleCall, log); err != nil {
 		s.closeEngines()
@@ -142,8 +152,13 @@ func (s *Server) handleCall(ctx context.Context, call *sip.Call) {
 		defer tr.close(log)
 	}
 	emotion := prosody.NewTracker(s.cfg.Emotion)
-	err = s.menu.Serve(ctx, ivr.Call{Leg: call.Leg, Log: log, MessagePath: base + "-message.wav",
-		OnTurn: tr.add, Emotion: emotion})
+	c := ivr.Call{Leg: call.Leg, Log: log, MessagePath: base + "-message.wav", OnTurn: tr.add, Emotion: emotion,
+		From: call.From.User}
+	if s.conv != nil {
+		err = s.conv.Serve(ctx, c)
+	} else {
+		err = s.menu.Serve(ctx, c)
+	}
 	if err != nil {
 		log.Error("call flow failed", "err", err)
 	}

@@ -1,0 +1,16 @@
+// Package bank is the sample hotline Hotline runs with no configuration: a
+// retail bank's rule flow and its knowledge articles, built into the
+// binary so `hotline serve` answers sensibly from any folder.
+package bank
+
+import "embed"
+
+//go:embed flow.yaml knowledge
+var files embed.FS
+
+// Flow is the sample's rule flow, as YAML.
+func Flow() ([]byte, error) { return files.ReadFile("flow.yaml") }
+
+// Knowledge is the sample's knowledge base; its articles live under the
+// folder "knowledge" of the returned file system.
+func Knowledge() (fs embed.FS, dir string) { return files, "knowledge" }
