@@ -164,11 +164,17 @@ type node struct {
 	once    sync.Once
 }
 
+// e2eOpenAIKey is the API key Hotline has for OpenAI-compatible test
+// servers.
+const e2eOpenAIKey = "sk-e2e-0123456789abcdef"
+
 // startHotline runs the binary with a test configuration; sipSection is
 // YAML added under sip: (keys not already set: listen, rtp_bind_addr,
 // rtp_port_min/max, drain_time), extra is YAML appended at the top level
-// (sections not already present: log, sip, recording). The environment has
-// HOTLINE_TEST_SECRET=s3cret-pw for a trunk's password_env.
+// (sections not already present: log, sip, recording; dialog, which is the
+// key and voice menu unless extra sets it). The environment has
+// HOTLINE_TEST_SECRET=s3cret-pw for a trunk's password_env, and
+// OPENAI_API_KEY.
 func startHotline(t *testing.T, sipSection, extra string) *node {
 	t.Helper()
 	dir := t.TempDir()
@@ -184,6 +190,9 @@ sip:
 %s
 recording: {dir: %s, calls: true}
 %s`, port, port, rtpMin, rtpMax, indent(sipSection), filepath.Join(dir, "rec"), extra)
+	if !strings.Contains(extra, "dialog:") {
+		cfg += "\ndialog: {brain: menu}\n"
+	}
 	cfgPath := filepath.Join(dir, "hotline.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -191,7 +200,7 @@ recording: {dir: %s, calls: true}
 	n := &node{t: t, SIPPort: port, RecDir: filepath.Join(dir, "rec"), logs: &logLines{}, exited: make(chan struct{})}
 	n.cmd = exec.Command(hotlineBin, "serve", "-config", cfgPath)
 	n.cmd.Dir = dir
-	n.cmd.Env = append(os.Environ(), "HOTLINE_TEST_SECRET=s3cret-pw")
+	n.cmd.Env = append(os.Environ(), "HOTLINE_TEST_SECRET=s3cret-pw", "OPENAI_API_KEY="+e2eOpenAIKey)
 	// Our own pipe, not StderrPipe: Wait must not close the reading end
 	// before the last lines (shutdown, a race report) are read.
 	pr, pw, err := os.Pipe()

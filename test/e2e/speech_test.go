@@ -109,7 +109,8 @@ func TestSIPpSpokenPhrases(t *testing.T) {
 	// a call's minute is spent waiting.
 	calls := make([]*spokenCall, len(spokenVoices))
 	for i, v := range spokenVoices {
-		calls[i] = startSpokenCall(t, n, v.voice, append(slices.Clone(spokenPhrases), v.bye))
+		phrases := append(slices.Clone(spokenPhrases), v.bye)
+		calls[i] = startSpokenCall(t, n, v.voice, phrases, evenly(len(phrases)))
 	}
 	results := make([]spokenResult, len(calls))
 	for i, c := range calls {
@@ -143,12 +144,13 @@ type spokenCall struct {
 	sipp    *sippProc
 }
 
-// startSpokenCall places a call that says phrases in voice, with a capture
+// startSpokenCall places a call that says phrases in voice, each at its
+// start after the answer, with a capture
 // of its RTP both ways.
-func startSpokenCall(t *testing.T, n *node, voice string, phrases []string) *spokenCall {
+func startSpokenCall(t *testing.T, n *node, voice string, phrases []string, starts []time.Duration) *spokenCall {
 	t.Helper()
 	dir := t.TempDir()
-	recording := speechTimeline(t, voice, phrases)
+	recording := speechTimeline(t, voice, phrases, starts)
 	writeRTPPcap(t, filepath.Join(dir, "speech.pcap"), recording)
 	scenario, err := os.ReadFile(filepath.Join(repoRoot, "test", "sipp", "uac_speech.xml"))
 	if err != nil {
@@ -269,15 +271,8 @@ func (c *spokenCall) check(t *testing.T, n *node, sr sippResult, pkts []pcapfile
 		if playing && d > 0 {
 			res.bargeIns = append(res.bargeIns, d.Round(time.Millisecond))
 		}
-		next := len(callerLoud)
-		if k+1 < len(onsets) {
-			next, _ = slices.BinarySearchFunc(callerLoud, onsets[k+1], time.Time.Compare)
-		}
-		end := callerLoud[next-1]
-		if i, _ := slices.BinarySearchFunc(hotlineLoud, end, time.Time.Compare); i < len(hotlineLoud) {
-			res.responses = append(res.responses, hotlineLoud[i].Sub(end).Round(time.Millisecond))
-		}
 	}
+	res.responses = responseTimes(callerLoud, hotlineLoud, onsets)
 
 	// The transcript has a turn for every utterance the caller made, each
 	// with its emotion cue: the call's emotion timeline.
@@ -300,7 +295,7 @@ func (c *spokenCall) check(t *testing.T, n *node, sr sippResult, pkts []pcapfile
 // speechTimeline speaks phrases with a flite voice and places them on one
 // timeline at 8 kHz: the first at firstPhraseAt, each next phraseEvery
 // later, over faint line noise.
-func speechTimeline(t *testing.T, voice string, phrases []string) []int16 {
+func speechTimeline(t *testing.T, voice string, phrases []string, starts []time.Duration) []int16 {
 	t.Helper()
 	dir := t.TempDir()
 	pcms := make([][]int16, len(phrases))
@@ -315,16 +310,25 @@ func speechTimeline(t *testing.T, voice string, phrases []string) []int16 {
 		if errs[i] != nil {
 			t.Fatal(errs[i])
 		}
-		if limit := sec((phraseEvery - time.Second).Seconds()); len(pcm) > limit {
-			t.Fatalf("%s %q lasts %.1f s: too long for a phrase every %v", voice, phrases[i], seconds(len(pcm)), phraseEvery)
+		if i+1 < len(starts) && len(pcm) > sec((starts[i+1]-starts[i]-time.Second).Seconds()) {
+			t.Fatalf("%s %q lasts %.1f s: too long for the next phrase at %v", voice, phrases[i], seconds(len(pcm)), starts[i+1])
 		}
-		at := sec(firstPhraseAt.Seconds() + float64(i)*phraseEvery.Seconds())
+		at := sec(starts[i].Seconds())
 		out = append(out, make([]int16, at-len(out))...)
 		out = append(out, pcm...)
 	}
 	out = append(out, make([]int16, sec(0.5))...)
 	addLineNoise(out)
 	return out
+}
+
+// evenly starts n phrases at firstPhraseAt, phraseEvery apart.
+func evenly(n int) []time.Duration {
+	starts := make([]time.Duration, n)
+	for i := range starts {
+		starts[i] = firstPhraseAt + time.Duration(i)*phraseEvery
+	}
+	return starts
 }
 
 // addLineNoise adds white noise at about -61 dBFS to pcm, the hiss of a
