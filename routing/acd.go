@@ -214,7 +214,6 @@ func (a *ACD) Enqueue(ctx context.Context, c Call) (*Ticket, error) {
 		queued:  now,
 		since:   c.Since,
 		home:    home,
-		tried:   make(map[*agent]bool),
 		log:     log,
 	}
 	if t.since.IsZero() {
@@ -223,7 +222,9 @@ func (a *ACD) Enqueue(ctx context.Context, c Call) (*Ticket, error) {
 	if cust, ok := a.dir.Lookup(c.Number); ok {
 		t.Customer = &cust
 		t.call.Class = max(t.call.Class, VIP)
-		t.advisor = a.advisorFor(t, cust)
+		if t.call.Class == VIP { // a crisis does not wait for the advisor
+			t.advisor = a.advisorFor(t, cust)
+		}
 	}
 	t.Class = t.call.Class
 	a.calls[c.ID] = t
@@ -340,8 +341,7 @@ func (a *ACD) dispatch() {
 
 // pick chooses the free agent for t and the queue they take it for: the
 // advisor alone in the advisor stage, else the first of t's queues with a
-// free agent who has the skills, by that queue's strategy. Agents who
-// already let this call go come last.
+// free agent who has the skills, by that queue's strategy.
 func (a *ACD) pick(t *ticket) (*agent, *queue) {
 	if t.advisor != nil {
 		if t.advisor.state == Available {
@@ -355,7 +355,7 @@ func (a *ACD) pick(t *ticket) (*agent, *queue) {
 			if !ag.serves[q] || !hasSkills(ag.cfg.Skills, t.call.Skills) {
 				continue
 			}
-			if best == nil || a.before(q, t, ag, best) {
+			if best == nil || a.before(q, ag, best) {
 				best = ag
 			}
 		}
@@ -366,11 +366,10 @@ func (a *ACD) pick(t *ticket) (*agent, *queue) {
 	return nil, nil
 }
 
-// before reports whether x should get t rather than y.
-func (a *ACD) before(q *queue, t *ticket, x, y *agent) bool {
-	if t.tried[x] != t.tried[y] {
-		return !t.tried[x]
-	}
+// before reports whether x should get a call rather than y. An agent who
+// just let a call ring out or rejected it has the shortest idle time, and
+// round robin has passed them, so the call goes to someone else first.
+func (a *ACD) before(q *queue, x, y *agent) bool {
 	if q.cfg.Strategy == RoundRobin {
 		n := len(a.order)
 		turn := func(ag *agent) int { return (ag.idx - q.rr - 1 + n) % n }
@@ -460,7 +459,6 @@ func (a *ACD) unanswered(t *ticket, reason string) {
 	ag := t.agent
 	t.ring.stop()
 	t.state, t.agent, ag.call = waiting, nil, nil
-	t.tried[ag] = true
 	if reason == reasonNoAnswer {
 		ag.missed++
 	}

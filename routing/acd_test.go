@@ -130,7 +130,8 @@ func TestRingTimeoutAndMissedCalls(t *testing.T) {
 		t.Fatalf("ann %v with %d missed, want available with 1", s.State, s.Missed)
 	}
 
-	// Bob declines; both have let the call go, so it is ann's turn again.
+	// Bob declines; ann has been free longer than bob, so it is her turn.
+	clk.Advance(time.Second)
 	if err := a.Reject("c1", "bob"); err != nil {
 		t.Fatal(err)
 	}
@@ -344,6 +345,16 @@ func TestVIPRouting(t *testing.T) {
 		a.SetState("vera", Offline, "")
 		a.SetState("vic", Available, "")
 		expectOffer(t, tk, "vic")
+	})
+	t.Run("crisis", func(t *testing.T) {
+		a, _ := setup(t)
+		c := vipCall
+		c.Class = Crisis
+		tk := enqueue(t, a, c)
+		if tk.Class != Crisis || tk.Customer == nil {
+			t.Fatalf("class %v, customer %+v, want a crisis with her entry", tk.Class, tk.Customer)
+		}
+		expectOffer(t, tk, "gus") // the first free agent, no advisor or VIP stage
 	})
 	t.Run("not a vip", func(t *testing.T) {
 		a, _ := setup(t)

@@ -2,7 +2,6 @@ package routing
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"slices"
 	"sync"
@@ -80,7 +79,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 	}
 }
 
-var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+var quiet = slog.New(slog.DiscardHandler)
 
 // agents makes agents by id with no skills.
 func agents(ids ...string) []AgentConfig {

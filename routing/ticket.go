@@ -57,8 +57,7 @@ type ticket struct {
 	state   ticketState
 	agent   *agent // ringing or connected
 	via     *queue // the queue agent was chosen for
-	tried   map[*agent]bool
-	overdue bool // max wait passed while ringing
+	overdue bool   // max wait passed while ringing
 
 	stage, maxWait, ring *timer
 	answered             time.Time
