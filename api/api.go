@@ -1,0 +1,398 @@
+// Package api is the operator's HTTP JSON API: call records with their
+// transcripts and emotion timelines, recordings, agents, queues, callback
+// requests, crisis alerts and the live event stream, beside the health,
+// readiness and metrics endpoints.
+//
+// Every /api/v1 request carries "Authorization: Bearer <token>". A token
+// grants a role:
+//
+//	endpoint                                 agent       supervisor  admin
+//	GET /api/v1/calls                        -           yes         yes
+//	GET /api/v1/calls/{id}                   own calls   yes         yes
+//	GET /api/v1/calls/{id}/recordings/{rid}  -           yes         yes
+//	GET /api/v1/agents                       -           yes         yes
+//	GET /api/v1/queues                       yes         yes         yes
+//	GET /api/v1/callbacks                    -           yes         yes
+//	GET /api/v1/alerts                       -           yes         yes
+//	GET /api/v1/events                       own calls   yes         yes
+//
+// An agent's own calls are those the call record or one of its transfers
+// names the agent on (the token's name is the agent's id); an agent hears
+// recordings through the agent desktop, not this API. No token, or an
+// unknown one, is 401; a role that may not is 403. /healthz, /readyz and
+// /metrics need no token: probes and scrapers have none, and they show no
+// caller's data.
+//
+// Personal data: the store redacts what callers said before it is written;
+// this package adds nothing that could carry more. Error messages that echo
+// a request's input are clipped and redacted, the free-form emotion cues
+// and live event payloads are redacted on the way out, the request log
+// holds the redacted path only (never the query or a header), and a
+// recording's file path never leaves the server.
+//
+// Errors are JSON: {"error": "..."} with 400 for a bad parameter, 401, 403,
+// 404, and 500 (details in the log only).
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hotline-cc/hotline/events"
+	"github.com/hotline-cc/hotline/store"
+)
+
+// AgentView is one agent as the API shows it.
+type AgentView struct {
+	ID   string
+	Name string
+	// State is available, busy, wrap_up, away, offline, ...
+	State string
+	// Since is when the agent entered State.
+	Since time.Time
+	// Reason says why the agent is away (break, training), if given.
+	Reason string
+	// CallID is the call the agent is on, if any.
+	CallID string
+}
+
+// QueueView is one queue as the API shows it.
+type QueueView struct {
+	Name string
+	// Waiting is how many callers wait in it now.
+	Waiting int
+	// LongestWait is how long its longest-waiting caller has waited.
+	LongestWait time.Duration
+	// AgentsAvailable is how many agents could take its next caller.
+	AgentsAvailable int
+}
+
+// Agents gives a snapshot of the agents. It is called on every request, so
+// it must be cheap and safe for concurrent use.
+type Agents interface{ Agents() []AgentView }
+
+// Queues gives a snapshot of the queues, under the same terms as Agents.
+type Queues interface{ Queues() []QueueView }
+
+// Deps are what the API reads from.
+type Deps struct {
+	// Store is the call records. Required.
+	Store *store.Store
+	// Events is the live event bus. Required.
+	Events *events.Bus
+	// Metrics serves /metrics; nil serves none.
+	Metrics http.Handler
+	// Ready reports whether the node takes calls: nil when it does, else
+	// why not (starting, draining). Nil Ready means always ready.
+	Ready func() error
+	// Agents and Queues come from routing; nil lists none.
+	Agents Agents
+	Queues Queues
+}
+
+// readTimeout bounds a request's database work.
+const readTimeout = 10 * time.Second
+
+type server struct {
+	cfg    Config
+	deps   Deps
+	log    *slog.Logger
+	tokens []token
+}
+
+// token is an accepted token, kept as its hash so that comparing takes the
+// same time whatever the token's length.
+type token struct {
+	hash [sha256.Size]byte
+	name string
+	role Role
+}
+
+// New returns the API's handler. It reads each token from its environment
+// variable and fails when one is missing or too short to be a secret.
+func New(cfg Config, deps Deps, log *slog.Logger) (http.Handler, error) {
+	if cfg.Listen == "" {
+		cfg.Listen = DefaultListen
+	}
+	if cfg.Heartbeat == 0 {
+		cfg.Heartbeat = DefaultHeartbeat
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
+	if deps.Store == nil || deps.Events == nil {
+		return nil, errors.New("api: a store and an event bus are required")
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &server{cfg: cfg, deps: deps, log: log}
+	seen := map[[sha256.Size]byte]string{}
+	for _, t := range cfg.Tokens {
+		v := t.Value
+		if v == "" {
+			v = os.Getenv(t.TokenEnv)
+		}
+		if v == "" {
+			return nil, fmt.Errorf("api: token %q: environment variable %s (api.tokens token_env) is empty", t.Name, t.TokenEnv)
+		}
+		if len(v) < minTokenLen {
+			return nil, fmt.Errorf("api: token %q: %d characters, want at least %d", t.Name, len(v), minTokenLen)
+		}
+		h := sha256.Sum256([]byte(v))
+		if other, dup := seen[h]; dup {
+			return nil, fmt.Errorf("api: tokens %q and %q are the same token", other, t.Name)
+		}
+		seen[h] = t.Name
+		s.tokens = append(s.tokens, token{hash: h, name: t.Name, role: roleNames[t.Role]})
+	}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+	if deps.Metrics != nil && cfg.MetricsListen == "" {
+		mux.Handle("GET /metrics", deps.Metrics)
+	}
+	mux.Handle("GET /api/v1/calls", s.auth(RoleSupervisor, s.listCalls))
+	mux.Handle("GET /api/v1/calls/{id}", s.auth(RoleAgent, s.call))
+	mux.Handle("GET /api/v1/calls/{id}/recordings/{rid}", s.auth(RoleSupervisor, s.recording))
+	mux.Handle("GET /api/v1/agents", s.auth(RoleSupervisor, s.agents))
+	mux.Handle("GET /api/v1/queues", s.auth(RoleAgent, s.queues))
+	mux.Handle("GET /api/v1/callbacks", s.auth(RoleSupervisor, s.callbacks))
+	mux.Handle("GET /api/v1/alerts", s.auth(RoleSupervisor, s.alerts))
+	mux.Handle("GET /api/v1/events", s.auth(RoleAgent, s.events))
+	return s.logRequests(mux), nil
+}
+
+// principal is who a request's token belongs to.
+type principal struct {
+	name string
+	role Role
+}
+
+type ctxKey int
+
+const (
+	principalKey ctxKey = iota
+	reqLogKey
+)
+
+func principalOf(ctx context.Context) principal {
+	p, _ := ctx.Value(principalKey).(principal)
+	return p
+}
+
+// authenticate finds the request's token. Every token is compared, in
+// constant time, so the time taken tells nothing about which (or whether
+// one) matched.
+func (s *server) authenticate(r *http.Request) (principal, bool, bool) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return principal{}, false, false
+	}
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return principal{}, true, false
+	}
+	sum := sha256.Sum256([]byte(strings.TrimSpace(tok)))
+	found := -1
+	for i := range s.tokens {
+		if subtle.ConstantTimeCompare(sum[:], s.tokens[i].hash[:]) == 1 {
+			found = i
+		}
+	}
+	if found < 0 {
+		return principal{}, true, false
+	}
+	return principal{name: s.tokens[found].name, role: s.tokens[found].role}, true, true
+}
+
+// auth admits requests whose token grants at least min.
+func (s *server) auth(min Role, h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, given, ok := s.authenticate(r)
+		if !ok {
+			challenge := `Bearer realm="hotline"`
+			if given {
+				challenge += `, error="invalid_token"`
+			}
+			w.Header().Set("WWW-Authenticate", challenge)
+			writeError(w, http.StatusUnauthorized, "a bearer token is required")
+			return
+		}
+		if rl, ok := r.Context().Value(reqLogKey).(*reqLog); ok {
+			rl.who = p.name
+		}
+		if p.role < min {
+			writeError(w, http.StatusForbidden, fmt.Sprintf("the %s role may not do this", p.role))
+			return
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), principalKey, p)))
+	})
+}
+
+func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.deps.Ready != nil {
+		if err := s.deps.Ready(); err != nil {
+			w.Header().Set("Retry-After", "5")
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": safeText(err.Error())})
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+type agentJSON struct {
+	ID     string    `json:"id"`
+	Name   string    `json:"name"`
+	State  string    `json:"state"`
+	Since  time.Time `json:"since"`
+	Reason string    `json:"reason,omitempty"`
+	CallID string    `json:"call_id,omitempty"`
+}
+
+func (s *server) agents(w http.ResponseWriter, r *http.Request) {
+	out := []agentJSON{}
+	if s.deps.Agents != nil {
+		for _, a := range s.deps.Agents.Agents() {
+			out = append(out, agentJSON{ID: a.ID, Name: a.Name, State: a.State, Since: a.Since.UTC(), Reason: a.Reason, CallID: a.CallID})
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"agents": out})
+}
+
+type queueJSON struct {
+	Name            string `json:"name"`
+	Waiting         int    `json:"waiting"`
+	LongestWaitMS   int64  `json:"longest_wait_ms"`
+	AgentsAvailable int    `json:"agents_available"`
+}
+
+func (s *server) queues(w http.ResponseWriter, r *http.Request) {
+	out := []queueJSON{}
+	if s.deps.Queues != nil {
+		for _, q := range s.deps.Queues.Queues() {
+			out = append(out, queueJSON{Name: q.Name, Waiting: q.Waiting, LongestWaitMS: q.LongestWait.Milliseconds(), AgentsAvailable: q.AgentsAvailable})
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"queues": out})
+}
+
+// writeJSON sends v; API answers hold callers' data, so no cache keeps
+// them.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"error":"internal error"}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(b)+1))
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": safeText(msg)})
+}
+
+// fail answers an error: a bad parameter or argument is the client's
+// (400), an unknown id 404, anything else the server's, logged and not
+// shown.
+func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var bad badRequest
+	switch {
+	case errors.As(err, &bad):
+		writeError(w, http.StatusBadRequest, bad.Error())
+	case errors.Is(err, store.ErrInvalid):
+		msg := strings.TrimPrefix(err.Error(), "store: ")
+		writeError(w, http.StatusBadRequest, strings.TrimSuffix(msg, ": "+store.ErrInvalid.Error()))
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, http.StatusNotFound, "not found")
+	case r.Context().Err() != nil:
+		// The client left; nobody reads the answer.
+		writeError(w, http.StatusServiceUnavailable, "request cancelled")
+	default:
+		s.log.Error("api request failed", "method", r.Method, "path", logPath(r), "err", err)
+		writeError(w, http.StatusInternalServerError, "internal error")
+	}
+}
+
+// reqLog is what the request log learns while the request runs.
+type reqLog struct {
+	who string
+}
+
+// statusWriter records the status and size of an answer. Unwrap lets
+// http.ResponseController reach the connection (flushes, deadlines).
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (sw *statusWriter) WriteHeader(code int) {
+	if sw.status == 0 {
+		sw.status = code
+	}
+	sw.ResponseWriter.WriteHeader(code)
+}
+
+func (sw *statusWriter) Write(b []byte) (int, error) {
+	if sw.status == 0 {
+		sw.status = http.StatusOK
+	}
+	n, err := sw.ResponseWriter.Write(b)
+	sw.bytes += int64(n)
+	return n, err
+}
+
+func (sw *statusWriter) Unwrap() http.ResponseWriter { return sw.ResponseWriter }
+
+// logRequests logs each request once it is answered: method, redacted
+// path, status, duration, size and the token's name. Probes and scrapes go
+// to debug so that they do not drown the log.
+func (s *server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rl := &reqLog{}
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), reqLogKey, rl)))
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		level := slog.LevelInfo
+		if sw.status < 400 && (r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || r.URL.Path == "/metrics") {
+			level = slog.LevelDebug
+		}
+		attrs := []slog.Attr{
+			slog.String("method", r.Method),
+			slog.String("path", logPath(r)),
+			slog.Int("status", sw.status),
+			slog.Duration("duration", time.Since(start)),
+			slog.Int64("bytes", sw.bytes),
+		}
+		if rl.who != "" {
+			attrs = append(attrs, slog.String("who", rl.who))
+		}
+		s.log.LogAttrs(r.Context(), level, "api request", attrs...)
+	})
+}
+
+func logPath(r *http.Request) string { return safeText(r.URL.Path) }
