@@ -21,11 +21,14 @@ import (
 	"github.com/hotline-cc/hotline/ivr"
 	"github.com/hotline-cc/hotline/prosody"
 	"github.com/hotline-cc/hotline/sip"
+	"github.com/hotline-cc/hotline/store"
 	"github.com/hotline-cc/hotline/tts"
 )
 
 // Config is the whole configuration file.
 type Config struct {
+	// Node names this server in the call records; default the host name.
+	Node      string         `yaml:"node"`
 	Log       Log            `yaml:"log"`
 	SIP       sip.Config     `yaml:"sip"`
 	IVR       ivr.Config     `yaml:"ivr"`
@@ -35,6 +38,7 @@ type Config struct {
 	Dialog    dialog.Config  `yaml:"dialog"`
 	LLM       llm.Config     `yaml:"llm"`
 	Recording Recording      `yaml:"recording"`
+	Store     store.Config   `yaml:"store"`
 }
 
 // Log configures the structured log.
@@ -66,6 +70,7 @@ func Default() Config {
 		Dialog:    dialog.DefaultConfig(),
 		LLM:       llm.DefaultConfig(),
 		Recording: Recording{Dir: "recordings", Calls: true},
+		Store:     store.DefaultConfig(),
 	}
 }
 
@@ -112,6 +117,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.SIP.Validate(); err != nil {
 		return fmt.Errorf("sip: %w", err)
+	}
+	if err := c.Store.Validate(); err != nil {
+		return fmt.Errorf("store: %w", err)
 	}
 	if err := c.Dialog.Validate(); err != nil {
 		return err

@@ -5,7 +5,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -22,8 +21,10 @@ import (
 	"github.com/hotline-cc/hotline/dialog"
 	"github.com/hotline-cc/hotline/ivr"
 	"github.com/hotline-cc/hotline/media"
+	"github.com/hotline-cc/hotline/metrics"
 	"github.com/hotline-cc/hotline/prosody"
 	"github.com/hotline-cc/hotline/sip"
+	"github.com/hotline-cc/hotline/store"
 	"github.com/hotline-cc/hotline/tts"
 )
 
@@ -36,7 +37,14 @@ type Server struct {
 	// menu.
 	conv    *ivr.Conversation
 	sip     *sip.Server
+	store   *store.Store
+	metrics *metrics.Metrics
+	// node names this server in the call records.
+	node    string
 	engines []io.Closer // speech engines, closed after the last call
+
+	stopPurge context.CancelFunc
+	purging   sync.WaitGroup
 }
 
 // New loads the prompts and speech engines and builds the node; nothing
@@ -46,28 +54,64 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log}
+	s := &Server{cfg: cfg, log: log, metrics: metrics.New(), node: cfg.Node}
+	if s.node == "" {
+		if s.node, err = os.Hostname(); err != nil {
+			return nil, fmt.Errorf("node name: %w", err)
+		}
+	}
+	if err := s.openStore(); err != nil {
+		return nil, err
+	}
 	eng, err := s.openEngines()
 	if err != nil {
-		s.closeEngines()
+		s.closeAll()
 		return nil, err
 	}
 	if s.menu, err = ivr.New(cfg.IVR, prompts, eng, log); err != nil {
-		s.closeEngines()
+		s.closeAll()
 		return nil, err
 	}
 	if cfg.Dialog.Brain != dialog.BrainMenu {
 		if s.conv, err = newConversation(cfg, s.menu, log); err != nil {
-			s.closeEngines()
+			s.closeAll()
 			return nil, err
 		}
 	}
 	if s.sip, err = sip.NewServer(cfg.SIP, s.handleCall, log); err != nil {
-		s.closeEngines()
+		s.closeAll()
 		return nil, err
 	}
 	return s, nil
 }
+
+// openStore opens the call records and closes the calls a previous run
+// of this node left open: it was killed before they ended.
+func (s *Server) openStore() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := store.Open(ctx, s.cfg.Store)
+	if err != nil {
+		return err
+	}
+	closed, err := st.CloseInterrupted(ctx, s.node)
+	if err != nil {
+		st.Close()
+		return err
+	}
+	if len(closed) > 0 {
+		s.log.Warn("calls interrupted by the last stop closed", "node", s.node, "calls", closed)
+	}
+	s.log.Info("call records", "driver", st.Driver(), "node", s.node)
+	s.store = st
+	return nil
+}
+
+// Metrics are the node's Prometheus metrics.
+func (s *Server) Metrics() *metrics.Metrics { return s.metrics }
+
+// Store is the node's call records.
+func (s *Server) Store() *store.Store { return s.store }
 
 // openEngines builds the configured recognizer and synthesizer. A build
 // without cgo has no embedded engines: Hotline then runs without them and
@@ -105,17 +149,40 @@ func (s *Server) keepCloser(v any) {
 	}
 }
 
-func (s *Server) closeEngines() {
+// closeAll closes the speech engines and then the call records, once no
+// call uses them.
+func (s *Server) closeAll() {
 	for _, c := range s.engines {
 		if err := c.Close(); err != nil {
 			s.log.Warn("closing a speech engine", "err", err)
 		}
 	}
 	s.engines = nil
+	if s.store != nil {
+		if err := s.store.Close(); err != nil {
+			s.log.Warn("closing the call records", "err", err)
+		}
+		s.store = nil
+	}
 }
 
-// Start binds every listener and returns once calls can arrive.
-func (s *Server) Start(ctx context.Context) error { return s.sip.Start(ctx) }
+// Start binds every listener and returns once calls can arrive. The
+// retention purge of the call records runs until Shutdown.
+func (s *Server) Start(ctx context.Context) error {
+	if err := s.sip.Start(ctx); err != nil {
+		return err
+	}
+	ctx, s.stopPurge = context.WithCancel(ctx)
+	s.purging.Go(func() {
+		if err := s.store.RunPurge(ctx, purgeEvery, s.log); err != nil {
+			s.log.Error("retention purge stopped", "err", err)
+		}
+	})
+	return nil
+}
+
+// purgeEvery is how often records past their retention are purged.
+const purgeEvery = time.Hour
 
 // SIP is the node's SIP transport, for reading back bound addresses.
 func (s *Server) SIP() *sip.Server { return s.sip }
@@ -124,36 +191,39 @@ func (s *Server) SIP() *sip.Server { return s.sip }
 // and then closes the speech engines.
 func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.sip.Shutdown(ctx)
-	s.closeEngines()
+	if s.stopPurge != nil {
+		s.stopPurge()
+		s.purging.Wait()
+	}
+	s.closeAll()
 	return err
 }
 
 func (s *Server) handleCall(ctx context.Context, call *sip.Call) {
 	log := call.Log
-	base := recordingBase(s.cfg.Recording.Dir, time.Now(), call.Leg.ID())
+	started := time.Now()
+	base := recordingBase(s.cfg.Recording.Dir, started, call.Leg.ID())
+	rec := s.openRecord(ctx, log, callInfo{id: call.Leg.ID(), from: call.From.User, to: call.To.User,
+		channel: store.ChannelTrunk, trunk: call.Trunk, at: started}, base)
 	if s.cfg.Recording.Calls {
-		rec, err := media.RecordLeg(ctx, call.Leg, base+".wav")
+		wav, err := media.RecordLeg(ctx, call.Leg, base+".wav")
 		if err != nil {
 			log.Error("call recording not started", "err", err)
 		} else {
-			log.Info("recording call", "path", rec.Path())
+			log.Info("recording call", "path", wav.Path())
+			rec.recording(wav.Path(), store.RecordingCall, started)
 			defer func() {
-				if err := rec.Stop(); err != nil {
+				if err := wav.Stop(); err != nil {
 					log.Warn("call recording incomplete", "err", err)
 				}
 			}()
 		}
 	}
-	tr, err := newTranscript(base + ".jsonl")
-	if err != nil {
-		log.Error("transcript not started", "err", err)
-	} else {
-		log.Info("transcript", "path", tr.path)
-		defer tr.close(log)
-	}
 	emotion := prosody.NewTracker(s.cfg.Emotion)
-	c := ivr.Call{Leg: call.Leg, Log: log, MessagePath: base + "-message.wav", OnTurn: tr.add, Emotion: emotion,
-		From: call.From.User}
+	messagePath := base + "-message.wav"
+	c := ivr.Call{Leg: call.Leg, Log: log, MessagePath: messagePath, OnTurn: rec.turn, Emotion: emotion,
+		From: call.From.User, OnCrisis: rec.crisis}
+	var err error
 	if s.conv != nil {
 		err = s.conv.Serve(ctx, c)
 	} else {
@@ -163,6 +233,7 @@ func (s *Server) handleCall(ctx context.Context, call *sip.Call) {
 		log.Error("call flow failed", "err", err)
 	}
 	logEmotion(log, emotion)
+	rec.end(err, call.Leg, messagePath)
 }
 
 // logEmotion sums up the caller's emotion over the call; the transcript
@@ -183,78 +254,6 @@ func logEmotion(log *slog.Logger, t *prosody.Tracker) {
 	last := cues[len(cues)-1]
 	log.Info("caller emotion over the call", "turns", len(cues), "flagged", flagged,
 		"labels", strings.Join(labels, " "), "last", last.Label, "trend", last.Trend)
-}
-
-// transcript is a call's record of turns, one JSON object a line, written
-// as each turn ends so a crash loses at most the turn in progress.
-type transcript struct {
-	path string
-	mu   sync.Mutex
-	f    *os.File
-	enc  *json.Encoder
-	err  error
-}
-
-func newTranscript(path string) (*transcript, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	return &transcript{path: path, f: f, enc: json.NewEncoder(f)}, nil
-}
-
-// add writes t; a nil transcript (one that could not be opened) keeps
-// nothing.
-func (tr *transcript) add(t ivr.Turn) {
-	if tr == nil {
-		return
-	}
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	if tr.err == nil {
-		tr.err = tr.enc.Encode(turnLine{
-			AtMS: t.At.Milliseconds(), Speaker: t.Speaker, Text: t.Text, Prompt: t.Prompt, Key: t.Key,
-			DurationMS: t.Duration.Milliseconds(), LatencyMS: t.Latency.Milliseconds(),
-			Provider: t.Provider, Confidence: t.Confidence, Interrupted: t.Interrupted,
-			Emotion: emotionPoint(t.Emotion),
-		})
-	}
-}
-
-// turnLine is a turn as the transcript file spells it.
-type turnLine struct {
-	AtMS        int64   `json:"at_ms"`
-	Speaker     string  `json:"speaker"`
-	Text        string  `json:"text"`
-	Prompt      string  `json:"prompt,omitempty"`
-	Key         string  `json:"key,omitempty"`
-	DurationMS  int64   `json:"duration_ms"`
-	LatencyMS   int64   `json:"latency_ms,omitempty"`
-	Provider    string  `json:"provider,omitempty"`
-	Confidence  float64 `json:"confidence,omitempty"`
-	Interrupted bool    `json:"interrupted,omitempty"`
-	// Emotion is the caller's emotion cue for the turn: the call's
-	// emotion timeline, one point a spoken turn.
-	Emotion *prosody.Point `json:"emotion,omitempty"`
-}
-
-func emotionPoint(c *prosody.Cue) *prosody.Point {
-	if c == nil {
-		return nil
-	}
-	p := c.Point()
-	return &p
-}
-
-func (tr *transcript) close(log *slog.Logger) {
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	if err := errors.Join(tr.err, tr.f.Close()); err != nil {
-		log.Warn("transcript incomplete", "path", tr.path, "err", err)
-	}
 }
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)

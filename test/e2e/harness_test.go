@@ -157,6 +157,7 @@ type node struct {
 	t       *testing.T
 	cmd     *exec.Cmd
 	SIPPort int
+	Dir     string // the process's working folder, holding its configuration and records
 	RecDir  string
 	logs    *logLines
 	exited  chan struct{} // closed when the process has exited and its log is read
@@ -193,11 +194,24 @@ recording: {dir: %s, calls: true}
 	if !strings.Contains(extra, "dialog:") {
 		cfg += "\ndialog: {brain: menu}\n"
 	}
-	cfgPath := filepath.Join(dir, "hotline.yaml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "hotline.yaml"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	n := &node{t: t, SIPPort: port, RecDir: filepath.Join(dir, "rec"), logs: &logLines{}, exited: make(chan struct{})}
+	return launchHotline(t, dir, port)
+}
+
+// restartHotline runs the binary again in n's folder with n's
+// configuration: its records and recordings are where n left them.
+func restartHotline(t *testing.T, n *node) *node {
+	t.Helper()
+	return launchHotline(t, n.Dir, n.SIPPort)
+}
+
+// launchHotline runs the binary in dir with dir's hotline.yaml.
+func launchHotline(t *testing.T, dir string, port int) *node {
+	t.Helper()
+	cfgPath := filepath.Join(dir, "hotline.yaml")
+	n := &node{t: t, SIPPort: port, Dir: dir, RecDir: filepath.Join(dir, "rec"), logs: &logLines{}, exited: make(chan struct{})}
 	n.cmd = exec.Command(hotlineBin, "serve", "-config", cfgPath)
 	n.cmd.Dir = dir
 	n.cmd.Env = append(os.Environ(), "HOTLINE_TEST_SECRET=s3cret-pw", "OPENAI_API_KEY="+e2eOpenAIKey)
@@ -242,6 +256,15 @@ func indent(s string) string {
 		lines[i] = "  " + lines[i]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// Kill ends the process with SIGKILL, as a crash or the OOM killer would,
+// and waits for it.
+func (n *node) Kill() {
+	n.once.Do(func() {
+		_ = n.cmd.Process.Kill()
+		<-n.exited
+	})
 }
 
 // Stop sends SIGTERM and expects a clean exit; a race report or a panic in

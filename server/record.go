@@ -1,0 +1,256 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/hotline-cc/hotline/dialog"
+	"github.com/hotline-cc/hotline/ivr"
+	"github.com/hotline-cc/hotline/media"
+	"github.com/hotline-cc/hotline/metrics"
+	"github.com/hotline-cc/hotline/prosody"
+	"github.com/hotline-cc/hotline/store"
+)
+
+// storeWait bounds one write of a call's record, so a database that hangs
+// cannot hold a call up.
+const storeWait = 5 * time.Second
+
+// callInfo is what the transport knows of a new call.
+type callInfo struct {
+	id, from, to, channel, trunk string
+	at                           time.Time
+}
+
+// callRecord is a call's record, written as the call happens: each turn,
+// transfer, recording and alert goes to the store and to the call's
+// transcript file the moment it exists, so a crash loses at most what was
+// being said. Its methods are safe for concurrent use and never fail the
+// call: a record that cannot be written is logged.
+type callRecord struct {
+	ctx     context.Context // the call's, without its cancellation: the end is recorded after it
+	log     *slog.Logger
+	st      *store.Store // nil: no store
+	m       *metrics.Metrics
+	started time.Time
+
+	mu sync.Mutex
+	id int64 // the store's id of the call; 0 when it was not recorded
+	tr *transcript
+}
+
+func (s *Server) openRecord(ctx context.Context, log *slog.Logger, c callInfo, base string) *callRecord {
+	r := &callRecord{ctx: context.WithoutCancel(ctx), log: log, st: s.store, m: s.metrics, started: c.at}
+	s.metrics.CallStarted()
+	s.metrics.CallAnswered()
+	if r.st != nil {
+		err := r.write(func(ctx context.Context) (err error) {
+			r.id, err = r.st.CallStarted(ctx, store.CallStart{CallID: c.id, Node: s.node, From: c.from, To: c.to,
+				Channel: c.channel, Trunk: c.trunk, At: c.at})
+			if err == nil {
+				err = r.st.CallAnswered(ctx, r.id, c.at)
+			}
+			return err
+		})
+		if err != nil {
+			r.id = 0
+		}
+	}
+	tr, err := newTranscript(base + ".jsonl")
+	if err != nil {
+		log.Error("transcript not started", "err", err)
+	} else {
+		log.Info("transcript", "path", tr.path)
+		r.tr = tr
+	}
+	return r
+}
+
+// write runs one write of the record with a deadline, logging a failure.
+func (r *callRecord) write(fn func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(r.ctx, storeWait)
+	defer cancel()
+	err := fn(ctx)
+	if err != nil {
+		r.log.Warn("call record not written", "err", err)
+	}
+	return err
+}
+
+func (r *callRecord) stored() bool { return r.st != nil && r.id != 0 }
+
+// turn records one turn of the conversation.
+func (r *callRecord) turn(t ivr.Turn) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.tr.add(t)
+	switch {
+	case t.Speaker == "caller" && t.Provider != "":
+		r.m.ASRLatency(t.Provider, t.Latency)
+	case t.Speaker == "hotline" && t.Provider != "":
+		r.m.TTSLatency(t.Provider, t.Latency)
+	}
+	if t.Interrupted {
+		r.m.BargeIn()
+	}
+	if t.Transfer != nil {
+		r.m.Transfer(t.Transfer.Queue)
+	}
+	if !r.stored() {
+		return
+	}
+	at := r.started.Add(t.At)
+	if t.Transfer != nil {
+		r.write(func(ctx context.Context) error {
+			_, err := r.st.AddTransfer(ctx, r.id, store.Transfer{At: at, Queue: t.Transfer.Queue,
+				Reason: t.Transfer.Reason, Summary: t.Transfer.Summary})
+			return err
+		})
+		return
+	}
+	st := store.Turn{At: at, Speaker: t.Speaker, Text: t.Text, Prompt: t.Prompt, Key: t.Key,
+		Duration: t.Duration, Latency: t.Latency, Provider: t.Provider, Confidence: t.Confidence,
+		Interrupted: t.Interrupted}
+	if p := emotionPoint(t.Emotion); p != nil {
+		st.Emotion, _ = json.Marshal(p)
+	}
+	r.write(func(ctx context.Context) error {
+		_, err := r.st.AddTurn(ctx, r.id, st)
+		return err
+	})
+}
+
+// recording records an audio file of the call.
+func (r *callRecord) recording(path, kind string, started time.Time) {
+	if !r.stored() {
+		return
+	}
+	r.write(func(ctx context.Context) error {
+		_, err := r.st.AddRecording(ctx, r.id, store.Recording{Path: path, Kind: kind, StartedAt: started})
+		return err
+	})
+}
+
+// crisis records a guardrail's alert that the caller may be at risk.
+func (r *callRecord) crisis(c dialog.Crisis) {
+	r.m.CrisisEscalation()
+	if !r.stored() {
+		return
+	}
+	r.write(func(ctx context.Context) error {
+		_, err := r.st.AddCrisisAlert(ctx, r.id, store.CrisisAlert{At: r.started.Add(c.At), Category: "self_harm",
+			Excerpt: c.Phrase, Action: "safe message, transferred to the crisis queue"})
+		return err
+	})
+}
+
+// end closes the record: how the call ended, and by whose hand. The leg
+// tells who hung up: when it has ended before the call flow returned, the
+// caller did (or their line went silent).
+func (r *callRecord) end(flowErr error, leg media.Leg, messagePath string) {
+	side := store.SideHotline
+	select {
+	case <-leg.Done():
+		side = store.SideCaller
+	default:
+	}
+	disposition := store.DispositionCompleted
+	_, statErr := os.Stat(messagePath)
+	switch {
+	case flowErr != nil:
+		disposition = store.DispositionFailed
+	case statErr == nil:
+		disposition = store.DispositionMessage
+	}
+	r.m.CallEnded(disposition)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.tr.close(r.log)
+	if !r.stored() {
+		return
+	}
+	if disposition == store.DispositionMessage {
+		r.recording(messagePath, store.RecordingMessage, time.Time{})
+	}
+	cause := "hung up"
+	if flowErr != nil {
+		cause = flowErr.Error()
+	}
+	r.write(func(ctx context.Context) error {
+		return r.st.CallEnded(ctx, r.id, store.CallEnd{Disposition: disposition, HangupCause: cause, HangupSide: side})
+	})
+}
+
+// transcript is a call's record of turns, one JSON object a line, written
+// as each turn ends so a crash loses at most the turn in progress. A nil
+// transcript (one that could not be opened) keeps nothing.
+type transcript struct {
+	path string
+	f    *os.File
+	enc  *json.Encoder
+	err  error
+}
+
+func newTranscript(path string) (*transcript, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	return &transcript{path: path, f: f, enc: json.NewEncoder(f)}, nil
+}
+
+func (tr *transcript) add(t ivr.Turn) {
+	if tr == nil || tr.err != nil {
+		return
+	}
+	tr.err = tr.enc.Encode(turnLine{
+		AtMS: t.At.Milliseconds(), Speaker: t.Speaker, Text: t.Text, Prompt: t.Prompt, Key: t.Key,
+		DurationMS: t.Duration.Milliseconds(), LatencyMS: t.Latency.Milliseconds(),
+		Provider: t.Provider, Confidence: t.Confidence, Interrupted: t.Interrupted,
+		Emotion: emotionPoint(t.Emotion), Transfer: t.Transfer,
+	})
+}
+
+// turnLine is a turn as the transcript file spells it.
+type turnLine struct {
+	AtMS        int64   `json:"at_ms"`
+	Speaker     string  `json:"speaker"`
+	Text        string  `json:"text"`
+	Prompt      string  `json:"prompt,omitempty"`
+	Key         string  `json:"key,omitempty"`
+	DurationMS  int64   `json:"duration_ms"`
+	LatencyMS   int64   `json:"latency_ms,omitempty"`
+	Provider    string  `json:"provider,omitempty"`
+	Confidence  float64 `json:"confidence,omitempty"`
+	Interrupted bool    `json:"interrupted,omitempty"`
+	// Emotion is the caller's emotion cue for the turn: the call's
+	// emotion timeline, one point a spoken turn.
+	Emotion  *prosody.Point    `json:"emotion,omitempty"`
+	Transfer *ivr.TransferTurn `json:"transfer,omitempty"`
+}
+
+func emotionPoint(c *prosody.Cue) *prosody.Point {
+	if c == nil {
+		return nil
+	}
+	p := c.Point()
+	return &p
+}
+
+func (tr *transcript) close(log *slog.Logger) {
+	if tr == nil {
+		return
+	}
+	if err := errors.Join(tr.err, tr.f.Close()); err != nil {
+		log.Warn("transcript incomplete", "path", tr.path, "err", err)
+	}
+}
