@@ -20,6 +20,7 @@ import (
 	"github.com/hotline-cc/hotline/dialog/llm"
 	"github.com/hotline-cc/hotline/ivr"
 	"github.com/hotline-cc/hotline/prosody"
+	"github.com/hotline-cc/hotline/routing"
 	"github.com/hotline-cc/hotline/sip"
 	"github.com/hotline-cc/hotline/store"
 	"github.com/hotline-cc/hotline/tts"
@@ -39,6 +40,7 @@ type Config struct {
 	LLM       llm.Config     `yaml:"llm"`
 	Recording Recording      `yaml:"recording"`
 	Store     store.Config   `yaml:"store"`
+	Routing   routing.Config `yaml:"routing"`
 }
 
 // Log configures the structured log.
@@ -71,6 +73,7 @@ func Default() Config {
 		LLM:       llm.DefaultConfig(),
 		Recording: Recording{Dir: "recordings", Calls: true},
 		Store:     store.DefaultConfig(),
+		Routing:   routing.DefaultConfig(),
 	}
 }
 
@@ -117,6 +120,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.SIP.Validate(); err != nil {
 		return fmt.Errorf("sip: %w", err)
+	}
+	if err := c.Routing.Validate(); err != nil {
+		return fmt.Errorf("routing: %w", err)
 	}
 	if err := c.Store.Validate(); err != nil {
 		return fmt.Errorf("store: %w", err)

@@ -38,7 +38,7 @@ func NewConversation(m *Menu, dm *dialog.Manager) (*Conversation, error) {
 // nil when the call ended normally from either side.
 func (cv *Conversation) Serve(ctx context.Context, c Call) error {
 	s := newSession(cv.m, c)
-	dc := cv.dm.Start(c.Leg.ID(), dialog.Profile{Number: c.From}, c.Log)
+	dc := cv.dm.Start(c.Leg.ID(), c.Caller, c.Log)
 	dc.OnCrisis = c.OnCrisis
 	err := s.converse(ctx, dc)
 	if errors.Is(err, media.ErrHangup) || errors.Is(err, context.Canceled) {

@@ -172,8 +172,9 @@ type Call struct {
 	// Emotion, if set, hears each of the caller's spoken turns and gives
 	// it an emotion cue.
 	Emotion *prosody.Tracker
-	// From is the caller's number, for the customer directory.
-	From string
+	// Caller is who is calling: their number, and what the customer
+	// directory knows of them.
+	Caller dialog.Profile
 	// OnCrisis, if set, is told when a caller may be at risk of harming
 	// themselves: the supervisors' alert.
 	OnCrisis func(dialog.Crisis)

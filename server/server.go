@@ -23,6 +23,7 @@ import (
 	"github.com/hotline-cc/hotline/media"
 	"github.com/hotline-cc/hotline/metrics"
 	"github.com/hotline-cc/hotline/prosody"
+	"github.com/hotline-cc/hotline/routing"
 	"github.com/hotline-cc/hotline/sip"
 	"github.com/hotline-cc/hotline/store"
 	"github.com/hotline-cc/hotline/tts"
@@ -39,6 +40,8 @@ type Server struct {
 	sip     *sip.Server
 	store   *store.Store
 	metrics *metrics.Metrics
+	// directory is the customer directory: who a caller is, by number.
+	directory *routing.Directory
 	// node names this server in the call records.
 	node    string
 	engines []io.Closer // speech engines, closed after the last call
@@ -55,6 +58,9 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: log, metrics: metrics.New(), node: cfg.Node}
+	if s.directory, err = loadDirectory(cfg.Routing.VIP.Directory, log); err != nil {
+		return nil, err
+	}
 	if s.node == "" {
 		if s.node, err = os.Hostname(); err != nil {
 			return nil, fmt.Errorf("node name: %w", err)
@@ -105,6 +111,36 @@ func (s *Server) openStore() error {
 	s.log.Info("call records", "driver", st.Driver(), "node", s.node)
 	s.store = st
 	return nil
+}
+
+// loadDirectory reads the customer directory, if one is configured. Rows
+// it cannot read are logged and left out; a file it cannot open stops
+// start-up.
+func loadDirectory(path string, log *slog.Logger) (*routing.Directory, error) {
+	if path == "" {
+		return nil, nil
+	}
+	d, err := routing.LoadDirectory(path)
+	if d == nil {
+		return nil, err
+	}
+	if err != nil {
+		log.Warn("customer directory: rows left out", "err", err)
+	}
+	log.Info("customer directory", "path", path, "customers", d.Len())
+	return d, nil
+}
+
+// profile is the caller's entry in the customer directory, or just their
+// number.
+func (s *Server) profile(number string) dialog.Profile {
+	p := dialog.Profile{Number: number}
+	if s.directory != nil {
+		if c, ok := s.directory.Lookup(number); ok {
+			p.Name, p.Tier, p.Advisor = c.Name, c.Tier, c.Advisor
+		}
+	}
+	return p
 }
 
 // Metrics are the node's Prometheus metrics.
@@ -222,7 +258,7 @@ func (s *Server) handleCall(ctx context.Context, call *sip.Call) {
 	emotion := prosody.NewTracker(s.cfg.Emotion)
 	messagePath := base + "-message.wav"
 	c := ivr.Call{Leg: call.Leg, Log: log, MessagePath: messagePath, OnTurn: rec.turn, Emotion: emotion,
-		From: call.From.User, OnCrisis: rec.crisis}
+		Caller: s.profile(call.From.User), OnCrisis: rec.crisis}
 	var err error
 	if s.conv != nil {
 		err = s.conv.Serve(ctx, c)

@@ -1,0 +1,35 @@
+package server
+
+import (
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/hotline-cc/hotline/dialog"
+)
+
+// A caller in the customer directory reaches the dialog with their name,
+// tier and advisor; a bad row is left out without costing the others.
+func TestCallerProfileFromTheDirectory(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "customers.csv")
+	csv := "number,name,tier,advisor\n+1 (555) 010-4477,Lena Park,platinum,alice\nnot a number,Bad Row,gold,\n"
+	if err := os.WriteFile(path, []byte(csv), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d, err := loadDirectory(path, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{directory: d}
+	want := dialog.Profile{Number: "+15550104477", Name: "Lena Park", Tier: "platinum", Advisor: "alice"}
+	if got := s.profile("+15550104477"); got != want {
+		t.Errorf("profile %+v, want %+v", got, want)
+	}
+	if got := s.profile("+15550000000"); got != (dialog.Profile{Number: "+15550000000"}) || got.VIP() {
+		t.Errorf("unknown caller's profile %+v", got)
+	}
+	if _, err := loadDirectory(filepath.Join(t.TempDir(), "missing.csv"), slog.New(slog.DiscardHandler)); err == nil {
+		t.Error("a missing directory file did not stop start-up")
+	}
+}
