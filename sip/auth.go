@@ -149,23 +149,24 @@ func (a *digestAuth) verify(req *siplib.Request, now time.Time) (res authResult,
 	return authOK, user
 }
 
-// authorize checks an INVITE against its trunk's digest credentials and
-// answers 401 with a fresh challenge when they are missing, stale or wrong.
-// Only the username offered is ever logged.
-func (s *Server) authorize(req *siplib.Request, tx siplib.ServerTransaction, tr *trunk, src netip.AddrPort) bool {
+// authorize checks a request (an INVITE from a trunk, a REGISTER from an
+// agent) against a's digest credentials and answers 401 with a fresh
+// challenge when they are missing, stale or wrong. Only the username
+// offered is ever logged, with who (key-value pairs) naming the account.
+func (s *Server) authorize(req *siplib.Request, tx siplib.ServerTransaction, a *digestAuth, src netip.AddrPort, who ...any) bool {
 	now := time.Now()
-	res, user := tr.auth.verify(req, now)
+	res, user := a.verify(req, now)
 	switch res {
 	case authOK:
 		return true
 	case authFailed:
 		if s.limit.allow("auth|"+src.Addr().String(), now) {
-			s.log.Warn("digest authentication failed", "trunk", tr.name, "source", src,
-				"username", user, "call_id", req.CallID().Value())
+			s.log.Warn("digest authentication failed", append(who, "source", src,
+				"username", user, "method", req.Method, "call_id", req.CallID().Value())...)
 		}
 	}
 	r := siplib.NewResponseFromRequest(req, 401, "Unauthorized", nil)
-	r.AppendHeader(siplib.NewHeader("WWW-Authenticate", tr.auth.challenge(now, res == authStale)))
+	r.AppendHeader(siplib.NewHeader("WWW-Authenticate", a.challenge(now, res == authStale)))
 	s.send(tx, r)
 	return false
 }

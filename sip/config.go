@@ -50,6 +50,28 @@ type Config struct {
 	// matches the source address takes the request. Default: one trunk
 	// "local" allowing 127.0.0.0/8 and ::1, without authentication.
 	Trunks []TrunkConfig `yaml:"trunks"`
+	// Agents are the SIP phones allowed to REGISTER, each with its digest
+	// credentials. REGISTER is authenticated by these credentials, not by
+	// the trunk allow lists, so a phone may register from any address.
+	// Default: none, and REGISTER is refused like any other method.
+	Agents []AgentConfig `yaml:"agents"`
+	// RegisterMinExpires is the shortest registration accepted; a shorter
+	// one gets 423 Interval Too Brief. Default (and 0) 60s.
+	RegisterMinExpires time.Duration `yaml:"register_min_expires"`
+	// RegisterMaxExpires caps a registration's lifetime, and is the
+	// lifetime given when a REGISTER asks for none. Default (and 0) 1h.
+	RegisterMaxExpires time.Duration `yaml:"register_max_expires"`
+}
+
+// AgentConfig is one agent's SIP account, registered as sip:User@Hotline.
+type AgentConfig struct {
+	// User is the user part of the agent's address of record, and the
+	// digest username. Required, unique.
+	User string `yaml:"user"`
+	// PasswordEnv names the environment variable holding the digest
+	// password; required. The password never appears in the configuration
+	// file or in logs.
+	PasswordEnv string `yaml:"password_env"`
 }
 
 // TrunkConfig is one SIP peer: a carrier, an SBC, a PBX, a softphone.
@@ -68,6 +90,13 @@ type TrunkConfig struct {
 	PasswordEnv string `yaml:"password_env"`
 	// Realm is the digest realm. Default: the user agent name.
 	Realm string `yaml:"realm"`
+	// OutboundUsername is the digest username Hotline answers this trunk's
+	// 401 or 407 with when it dials through it (DialRequest.Trunk).
+	// Default "": calls through the trunk carry no credentials.
+	OutboundUsername string `yaml:"outbound_username"`
+	// OutboundPasswordEnv names the environment variable holding the
+	// password for OutboundUsername; required with it.
+	OutboundPasswordEnv string `yaml:"outbound_password_env"`
 }
 
 // DefaultConfig returns the sip section used when the file gives none.
@@ -84,6 +113,8 @@ func DefaultConfig() Config {
 			Name:  "local",
 			Allow: []string{"127.0.0.0/8", "::1"},
 		}},
+		RegisterMinExpires: 60 * time.Second,
+		RegisterMaxExpires: time.Hour,
 	}
 }
 
@@ -137,6 +168,46 @@ func (c Config) Validate() error {
 		}
 		names[t.Name] = true
 	}
+	if lo, hi := c.registerExpires(); lo < time.Second || hi < lo {
+		return fmt.Errorf("register_min_expires %s, register_max_expires %s: want 1s <= min <= max",
+			c.RegisterMinExpires, c.RegisterMaxExpires)
+	}
+	users := make(map[string]bool, len(c.Agents))
+	for i, a := range c.Agents {
+		if err := a.validate(); err != nil {
+			return fmt.Errorf("agents[%d]: %w", i, err)
+		}
+		if users[a.User] {
+			return fmt.Errorf("agents[%d]: user %q is listed twice", i, a.User)
+		}
+		users[a.User] = true
+	}
+	return nil
+}
+
+// registerExpires is the registration lifetime bounds, a zero setting
+// standing for its default.
+func (c Config) registerExpires() (lo, hi time.Duration) {
+	lo, hi = c.RegisterMinExpires, c.RegisterMaxExpires
+	if lo == 0 {
+		lo = 60 * time.Second
+	}
+	if hi == 0 {
+		hi = max(time.Hour, lo)
+	}
+	return lo, hi
+}
+
+func (a AgentConfig) validate() error {
+	if a.User == "" || strings.ContainsFunc(a.User, unprintable) || strings.ContainsAny(a.User, " \t@:;<>\"\\") {
+		return fmt.Errorf("user %q: want the user part of a SIP address", a.User)
+	}
+	if a.PasswordEnv == "" {
+		return fmt.Errorf("agent %q: password_env must name the variable that holds the password", a.User)
+	}
+	if os.Getenv(a.PasswordEnv) == "" {
+		return fmt.Errorf("agent %q: environment variable %s (password_env) is empty or unset", a.User, a.PasswordEnv)
+	}
 	return nil
 }
 
@@ -164,6 +235,12 @@ func (t TrunkConfig) validate() error {
 		return fmt.Errorf("trunk %q: username needs password_env naming the variable that holds the password", t.Name)
 	case t.Username != "" && os.Getenv(t.PasswordEnv) == "":
 		return fmt.Errorf("trunk %q: environment variable %s (password_env) is empty or unset", t.Name, t.PasswordEnv)
+	case t.OutboundUsername == "" && t.OutboundPasswordEnv != "":
+		return fmt.Errorf("trunk %q: outbound_password_env needs an outbound_username", t.Name)
+	case t.OutboundUsername != "" && t.OutboundPasswordEnv == "":
+		return fmt.Errorf("trunk %q: outbound_username needs outbound_password_env naming the variable that holds the password", t.Name)
+	case t.OutboundUsername != "" && os.Getenv(t.OutboundPasswordEnv) == "":
+		return fmt.Errorf("trunk %q: environment variable %s (outbound_password_env) is empty or unset", t.Name, t.OutboundPasswordEnv)
 	}
 	return nil
 }

@@ -88,24 +88,32 @@ func newTestServer(t testing.TB, cfg Config, h Handler, tune ...func(*Server)) *
 
 // caller is a test UAC built on sipgo's own client and dialog API.
 type caller struct {
-	t         *testing.T
+	t         testing.TB
 	transport string
 	ua        *sipgo.UserAgent
 	cli       *sipgo.Client
 	dua       *sipgo.DialogUA
 	byes      chan *siplib.Request
+	contact   siplib.ContactHeader // where it takes requests
 
 	mu   sync.Mutex
 	sess *sipgo.DialogClientSession
 }
 
 // newCaller makes a UAC on 127.0.0.1 (or from, if given) speaking transport.
-func newCaller(t *testing.T, transport string, from ...string) *caller {
+func newCaller(t testing.TB, transport string, from ...string) *caller {
 	t.Helper()
 	host := "127.0.0.1"
 	if len(from) > 0 {
 		host = from[0]
 	}
+	return newUA(t, transport, host, nil)
+}
+
+// newUA makes a user agent on host speaking transport; setup, if given,
+// installs more request handlers before it serves.
+func newUA(t testing.TB, transport, host string, setup func(*caller, *sipgo.Server)) *caller {
+	t.Helper()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent("test-caller"),
 		sipgo.WithUserAgentTransportLayerOptions(siplib.WithTransportLayerLogger(quiet)),
@@ -133,6 +141,9 @@ func newCaller(t *testing.T, transport string, from ...string) *caller {
 		}
 	})
 	contact := siplib.ContactHeader{Address: siplib.Uri{Scheme: "sip", User: "caller", Host: host}}
+	if setup != nil {
+		setup(c, srv)
+	}
 	opts := []sipgo.ClientOption{sipgo.WithClientLogger(quiet)}
 	var done chan struct{}
 	var pc net.PacketConn
@@ -164,6 +175,7 @@ func newCaller(t *testing.T, transport string, from ...string) *caller {
 	if err != nil {
 		t.Fatal(err)
 	}
+	c.contact = contact
 	c.dua = &sipgo.DialogUA{Client: c.cli, ContactHDR: contact}
 	t.Cleanup(func() {
 		_ = ua.Close()
@@ -250,7 +262,7 @@ type phone struct {
 	wg        sync.WaitGroup
 }
 
-func newPhone(t *testing.T) *phone {
+func newPhone(t testing.TB) *phone {
 	t.Helper()
 	pr, err := media.NewPortRange(netip.MustParseAddr("127.0.0.1"), 40000, 49999)
 	if err != nil {
@@ -279,7 +291,7 @@ func (p *phone) offer(extra ...string) []byte {
 }
 
 // start runs the phone's media towards what the far SDP says.
-func (p *phone) start(t *testing.T, farSDP []byte) {
+func (p *phone) start(t testing.TB, farSDP []byte) {
 	t.Helper()
 	far, err := parseFar(farSDP, audioCodecs, "sdp")
 	if err != nil {
@@ -365,7 +377,7 @@ func hearTone(ctx context.Context, r interface {
 	}
 }
 
-func within(t *testing.T, d time.Duration, cond func() bool, what string) {
+func within(t testing.TB, d time.Duration, cond func() bool, what string) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {

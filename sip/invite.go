@@ -33,7 +33,7 @@ func (s *Server) onInvite(req *siplib.Request, tx siplib.ServerTransaction, tr *
 		s.refuse(tx, req)
 		return
 	}
-	if tr.auth != nil && !s.authorize(req, tx, tr, src) {
+	if tr.auth != nil && !s.authorize(req, tx, tr.auth, src, "trunk", tr.name) {
 		return
 	}
 	offer, err := sdpBody(req)

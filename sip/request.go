@@ -44,6 +44,12 @@ func (s *Server) onRequest(req *siplib.Request, tx siplib.ServerTransaction) {
 		return
 	}
 
+	// REGISTER is authenticated by the agent's credentials, wherever the
+	// phone is.
+	if req.Method == siplib.REGISTER && len(s.reg.accounts) > 0 {
+		s.onRegister(req, tx, src)
+		return
+	}
 	tr := matchTrunk(s.trunks, src.Addr())
 	if tr == nil {
 		s.forbid(req, tx, src)

@@ -48,13 +48,7 @@ func (e *sdpError) status() int { return 488 }
 // warning is the Warning header value (RFC 3261 §20.43, code 399:
 // miscellaneous warning) for this failure.
 func (e *sdpError) warning(agent string) string {
-	text := strings.Map(func(r rune) rune {
-		if r == '"' || r == '\\' || r < 0x20 || r == 0x7f {
-			return '\''
-		}
-		return r
-	}, e.reason)
-	return fmt.Sprintf("399 %s \"%s\"", agent, text)
+	return fmt.Sprintf("399 %s \"%s\"", agent, sanitizeWarning(e.reason))
 }
 
 func sdpErrorf(format string, args ...any) *sdpError {

@@ -46,6 +46,7 @@ type Server struct {
 	client *sipgo.Client
 	ports  *media.PortRange
 	trunks []*trunk
+	reg    *registrar
 	extIP  netip.Addr // external_addr, or invalid
 	rtpIP  netip.Addr // rtp_bind_addr
 	limit  *logLimiter
@@ -108,6 +109,10 @@ func NewServer(cfg Config, h Handler, log *slog.Logger) (*Server, error) {
 	var err error
 	s.trunks, err = newTrunks(cfg.Trunks, cfg.UserAgent, newNonceKey())
 	if err != nil {
+		return nil, fmt.Errorf("sip config: %w", err)
+	}
+	lo, hi := cfg.registerExpires()
+	if s.reg, err = newRegistrar(cfg.Agents, cfg.UserAgent, lo, hi); err != nil {
 		return nil, fmt.Errorf("sip config: %w", err)
 	}
 	if cfg.ExternalAddr != "" {
@@ -210,6 +215,13 @@ func (s *Server) Start(ctx context.Context) error {
 	for _, l := range bound {
 		s.wg.Add(1)
 		go s.serve(l)
+	}
+	if len(s.reg.accounts) > 0 {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.reg.run(s.ctx)
+		}()
 	}
 	s.stopCtx = context.AfterFunc(ctx, func() { _ = s.Close() })
 	s.mu.Unlock()
