@@ -105,6 +105,11 @@ func newFixture(t testing.TB) *fixture {
 
 func newFixtureWith(t testing.TB, edit func(*Config)) *fixture {
 	t.Helper()
+	return newFixtureBus(t, events.NewBus(0), edit)
+}
+
+func newFixtureBus(t testing.TB, bus *events.Bus, edit func(*Config)) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	sc := store.DefaultConfig()
@@ -115,7 +120,7 @@ func newFixtureWith(t testing.TB, edit func(*Config)) *fixture {
 	}
 	t.Cleanup(func() { st.Close() })
 	f := &fixture{
-		store: st, bus: events.NewBus(0), metrics: metrics.New(), log: &syncBuf{},
+		store: st, bus: bus, metrics: metrics.New(), log: &syncBuf{},
 		recDir: filepath.Join(dir, "recordings"), byDisposition: map[string][]int64{}, byEmotion: map[string][]int64{},
 	}
 	f.fill(t)
