@@ -1,0 +1,20 @@
+// Package webrtc makes browser calls into media.Legs, so the rest of
+// Hotline treats a caller on the web page (and, later, an agent's
+// softphone) like a SIP caller.
+//
+// A browser leg is a pion PeerConnection with one audio track each way,
+// set up by JSON messages over a WebSocket (see Message): the page offers,
+// the server answers, both trickle ICE candidates; media is DTLS-SRTP.
+// Audio is G.711 (PCMU preferred, PCMA), which every browser speaks; Opus
+// is never negotiated because Hotline has no Go Opus codec. Keys arrive as
+// RFC 4733 telephone-events when the page's offer has them, or as dtmf
+// messages.
+//
+// The leg is a media.Stream over a Port of this package (trackPort) that
+// reuses media's jitter buffer, G.711 codecs and telephone-event parsing.
+// It cannot reuse media.RTPSession, which owns UDP sockets, so it repeats
+// that type's small per-packet logic (payload checks, key de-duplication,
+// the outgoing header). Splitting RTPSession into a packet core that
+// takes packets in and hands packets to a writer, and the UDP transport
+// around it, would let both legs share one Port.
+package webrtc
