@@ -29,9 +29,14 @@ const (
 	stateEnded
 )
 
-// dialog is one inbound call's SIP dialog (UAS side). The goroutine serving
-// the INVITE owns it until the call starts, then runCall does; whichever
-// owns it calls release.
+// dialog is one call's SIP dialog. The goroutine serving the INVITE (or,
+// for a call we place, Dial) owns it until the call starts, then runCall
+// does; whichever owns it calls release.
+//
+// A dialog is described as its UAS sees it: invite is the INVITE as we
+// received it, with our To tag. For a call we placed (outbound), invite is
+// that view of our own INVITE built from the far end's 2xx (outbound.go),
+// so that in-dialog requests, re-INVITEs and BYE work the same both ways.
 type dialog struct {
 	s         *Server
 	key       string
@@ -41,8 +46,9 @@ type dialog struct {
 	invite    *siplib.Request // the initial INVITE, cloned, with our To tag
 	contact   *siplib.ContactHeader
 	sentBy    netip.AddrPort // Via sent-by for requests we send
-	trunk     *trunk
-	src       netip.AddrPort
+	trunk     *trunk         // nil for a call we placed without a trunk
+	outbound  bool           // we placed the call
+	src       netip.AddrPort // the far end's signaling address
 	log       *slog.Logger
 	ctx       context.Context
 	cancel    context.CancelCauseFunc
@@ -144,7 +150,7 @@ func (d *dialog) hangup(ctx context.Context, cause error) error {
 // sendBye sends BYE once and waits for its final response.
 func (d *dialog) sendBye(ctx context.Context) error {
 	d.byeOnce.Do(func() {
-		res, err := d.do(ctx, d.newRequest(siplib.BYE))
+		res, err := d.s.do(ctx, d.newRequest(siplib.BYE))
 		switch {
 		case err != nil:
 			d.byeErr = fmt.Errorf("sip bye: %w", err)
@@ -158,9 +164,9 @@ func (d *dialog) sendBye(ctx context.Context) error {
 	return d.byeErr
 }
 
-// do sends an in-dialog request and waits for its final response.
-func (d *dialog) do(ctx context.Context, req *siplib.Request) (*siplib.Response, error) {
-	tx, err := d.s.client.TransactionRequest(ctx, req, func(*sipgo.Client, *siplib.Request) error { return nil })
+// do sends a request we built whole and waits for its final response.
+func (s *Server) do(ctx context.Context, req *siplib.Request) (*siplib.Response, error) {
+	tx, err := s.client.TransactionRequest(ctx, req, asBuilt)
 	if err != nil {
 		return nil, err
 	}
@@ -183,8 +189,21 @@ func (d *dialog) do(ctx context.Context, req *siplib.Request) (*siplib.Response,
 	}
 }
 
+// asBuilt tells sipgo's client to send a request as we built it.
+func asBuilt(*sipgo.Client, *siplib.Request) error { return nil }
+
 // newRequest builds a request inside the dialog (RFC 3261 §12.2.1.1).
 func (d *dialog) newRequest(method siplib.RequestMethod) *siplib.Request {
+	d.mu.Lock()
+	d.localSeq++
+	seq := d.localSeq
+	d.mu.Unlock()
+	return d.requestSeq(method, seq)
+}
+
+// requestSeq builds a request inside the dialog with CSeq seq: a new one,
+// or the ACK of our INVITE.
+func (d *dialog) requestSeq(method siplib.RequestMethod, seq uint32) *siplib.Request {
 	inv := d.invite
 	req := siplib.NewRequest(method, *inv.Contact().Address.Clone())
 	req.SipVersion = inv.SipVersion
@@ -201,10 +220,6 @@ func (d *dialog) newRequest(method siplib.RequestMethod) *siplib.Request {
 	via.Params.Add("rport", "")
 	from := inv.To().AsFrom()
 	to := inv.From().AsTo()
-	d.mu.Lock()
-	d.localSeq++
-	seq := d.localSeq
-	d.mu.Unlock()
 	maxFwd := siplib.MaxForwardsHeader(70)
 	req.AppendHeader(via)
 	req.AppendHeader(&from)

@@ -281,10 +281,13 @@ func (s *Server) newDialog(req *siplib.Request, tx siplib.ServerTransaction, tr 
 	return d, nil
 }
 
-// sdpBody returns the SDP in a request body: the whole body when it is
+// sdpBody returns the SDP in a message body: the whole body when it is
 // application/sdp (or untyped and looks like SDP), or the SDP part of a
 // multipart body. No body is (nil, nil).
-func sdpBody(req *siplib.Request) ([]byte, error) {
+func sdpBody(req interface {
+	Body() []byte
+	GetHeader(string) siplib.Header
+}) ([]byte, error) {
 	body := req.Body()
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, nil

@@ -78,14 +78,12 @@ func (d *dialog) onRTPTimeout() {
 	d.s.goTracked(func() { d.s.hangupNow(d, ErrRTPTimeout) })
 }
 
-// startCall starts media for a confirmed dialog and runs the handler; false
-// if the call ended first (the caller then releases the dialog).
+// startCall starts media for a confirmed inbound dialog and runs the
+// handler; false if the call ended first (the caller then releases the
+// dialog).
 func (s *Server) startCall(d *dialog, far farMedia) bool {
-	sess := media.NewRTPSession(d.rtpConn, d.rtcpConn, d.rtpConfig(far))
-	l := &leg{Stream: media.NewStream(far.Codec.Rate, sess), d: d}
 	inv := d.invite
 	call := &Call{
-		Leg:        l,
 		From:       partyOf(inv.From().DisplayName, inv.From().Address),
 		To:         partyOf(inv.To().DisplayName, inv.To().Address),
 		Trunk:      d.trunk.name,
@@ -93,6 +91,16 @@ func (s *Server) startCall(d *dialog, far farMedia) bool {
 		Log:        d.log,
 		d:          d,
 	}
+	return s.startLeg(d, far, call, s.serveHandler)
+}
+
+// startLeg gives a confirmed dialog its leg, as call.Leg, and hands the
+// call to runCall, which serves it with serve; false if the call ended
+// first (the caller then releases the dialog).
+func (s *Server) startLeg(d *dialog, far farMedia, call *Call, serve func(context.Context, *Call)) bool {
+	sess := media.NewRTPSession(d.rtpConn, d.rtcpConn, d.rtpConfig(far))
+	l := &leg{Stream: media.NewStream(far.Codec.Rate, sess), d: d}
+	call.Leg = l
 	d.mu.Lock()
 	d.rtp = sess // release closes it from now on, whatever happens
 	if d.state == stateEnded {
@@ -109,14 +117,14 @@ func (s *Server) startCall(d *dialog, far farMedia) bool {
 		s.hangupNow(d, ErrShutdown)
 		return false
 	}
-	go s.runCall(d)
+	go s.runCall(d, serve)
 	return true
 }
 
 // runCall owns a confirmed call: it runs the RTP session and the Stream
-// clock, serves the handler, hangs up if the handler left the call up, and
-// releases the ports.
-func (s *Server) runCall(d *dialog) {
+// clock, serves the call, hangs up if serve left the call up, and releases
+// the ports.
+func (s *Server) runCall(d *dialog, serve func(context.Context, *Call)) {
 	defer s.wg.Done()
 	defer d.release()
 	ctx := d.ctx
@@ -137,10 +145,10 @@ func (s *Server) runCall(d *dialog) {
 		defer wg.Done()
 		l.Run(ctx)
 	}()
-	d.log.Info("call answered", "codec", far.Codec.Name, "pt", far.Codec.PT, "remote_rtp", far.Addr,
+	d.log.Info("call answered", "outbound", d.outbound, "codec", far.Codec.Name, "pt", far.Codec.PT, "remote_rtp", far.Addr,
 		"local_rtp", sess.LocalAddr(), "dtmf", far.DTMF.Name != "")
 
-	s.serveHandler(ctx, call)
+	serve(ctx, call)
 	s.hangupNow(d, ErrHangup)
 	wg.Wait()
 	clock := l.Stats()

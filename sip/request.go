@@ -51,7 +51,7 @@ func (s *Server) onRequest(req *siplib.Request, tx siplib.ServerTransaction) {
 		return
 	}
 	tr := matchTrunk(s.trunks, src.Addr())
-	if tr == nil {
+	if tr == nil && !s.inOutboundDialog(req) {
 		s.forbid(req, tx, src)
 		return
 	}
@@ -86,6 +86,17 @@ func (s *Server) onRequest(req *siplib.Request, tx siplib.ServerTransaction) {
 		res.AppendHeader(siplib.NewHeader("Allow", allowMethods))
 		s.send(tx, res)
 	}
+}
+
+// inOutboundDialog reports whether req belongs to a call we placed: the
+// agent's phone we dialed sends its BYE from wherever it is, and the
+// dialog's Call-ID and tags vouch for it as the trunk does for a caller.
+func (s *Server) inOutboundDialog(req *siplib.Request) bool {
+	if !req.To().Params.Has("tag") {
+		return false
+	}
+	d := s.findDialog(dialogKeyUAS(req))
+	return d != nil && d.outbound
 }
 
 // malformed names what is wrong with a request that made it through

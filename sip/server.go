@@ -29,7 +29,8 @@ var (
 	ErrNoACK = errors.New("sip: no ack for 200 ok")
 	// ErrShutdown: the server shut down.
 	ErrShutdown = errors.New("sip: server shutting down")
-	// ErrCanceled: the caller canceled before we answered.
+	// ErrCanceled: the call was canceled before it was answered: by the
+	// caller, or, for a call we placed, by Dial's ctx (or a 487).
 	ErrCanceled = errors.New("sip: call canceled")
 	// ErrServerClosed is returned by Start after Close or Shutdown.
 	ErrServerClosed = errors.New("sip: server closed")

@@ -13,6 +13,9 @@ type trunk struct {
 	name  string
 	allow []netip.Prefix
 	auth  *digestAuth // nil: source address only
+	// dialUser and dialPassword answer the trunk's challenges to calls we
+	// place through it; empty: none.
+	dialUser, dialPassword string
 }
 
 // newTrunks builds the trunks of cfg; realm is the default digest realm and
@@ -38,6 +41,12 @@ func newTrunks(cfg []TrunkConfig, realm string, key []byte) ([]*trunk, error) {
 				r = realm
 			}
 			t.auth = newDigestAuth(tc.Username, pw, r, key)
+		}
+		if tc.OutboundUsername != "" {
+			t.dialUser, t.dialPassword = tc.OutboundUsername, os.Getenv(tc.OutboundPasswordEnv)
+			if t.dialPassword == "" {
+				return nil, fmt.Errorf("trunk %q: environment variable %s (outbound_password_env) is empty or unset", tc.Name, tc.OutboundPasswordEnv)
+			}
 		}
 		out = append(out, t)
 	}
