@@ -19,7 +19,7 @@
 # Extra packages may be passed as arguments: scripts/setup.sh tshark
 set -euo pipefail
 
-PKGS=(sip-tester baresip-core flite espeak-ng sox tcpdump flite1-dev libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us pkg-config pocketsphinx-testdata postgresql "$@")
+PKGS=(sip-tester baresip-core flite espeak-ng sox tcpdump flite1-dev libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us pkg-config pocketsphinx-testdata postgresql chromium nodejs "$@")
 
 missing=()
 for p in "${PKGS[@]}"; do

@@ -1,0 +1,32 @@
+// Package web holds the pages Hotline serves to browsers: the caller's
+// "Call us" page now, the agent desktop later. They are plain HTML, CSS
+// and JavaScript with no build step, embedded in the binary.
+//
+// Layout: static/caller/ is the caller page, static/shared/ the code
+// every page uses (the signaling client). A new page is a new folder.
+package web
+
+import (
+	"embed"
+	"io/fs"
+	"net/http"
+)
+
+//go:embed static
+var static embed.FS
+
+// Static is the pages' files, rooted so that "caller/index.html" is the
+// caller page.
+func Static() fs.FS {
+	sub, err := fs.Sub(static, "static")
+	if err != nil {
+		panic(err) // the embedded tree always has static/
+	}
+	return sub
+}
+
+// Handler serves Static; mount it at "/" (the caller page is then
+// /caller/) or under a prefix with http.StripPrefix.
+func Handler() http.Handler {
+	return http.FileServerFS(Static())
+}
