@@ -33,9 +33,9 @@ type Config struct {
 	// browser on the same machine reaches the server over 127.0.0.1: for
 	// development and tests. Default false.
 	LoopbackOnly bool `yaml:"loopback_only"`
-	// Codecs are the G.711 codecs accepted, in the server's order of
-	// preference when the browser states none. Default ["PCMU", "PCMA"].
-	// Opus is not offered: Hotline has no Go Opus codec.
+	// Codecs are the G.711 codecs accepted, in order of preference: the
+	// first one the page offers is answered. Default ["PCMU", "PCMA"].
+	// Opus is never answered: Hotline has no Go Opus codec.
 	Codecs []string `yaml:"codecs"`
 	// AllowedOrigins lists the page origins ("https://example.com") whose
 	// scripts may open the signaling socket; "*" allows any. Default none:
