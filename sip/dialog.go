@@ -68,6 +68,7 @@ type dialog struct {
 	remoteSeq uint32
 	localSeq  uint32
 	ack       *pendingAck
+	referring *referWait // our REFER in progress, if any
 
 	byeOnce     sync.Once
 	byeErr      error

@@ -185,6 +185,10 @@ func (s *Server) inDialog(req *siplib.Request, tx siplib.ServerTransaction) {
 		s.onUpdate(d, req, tx)
 	case siplib.INFO:
 		d.onInfo(req, tx)
+	case siplib.NOTIFY:
+		d.onNotify(req, tx)
+	case siplib.REFER:
+		d.onRefer(req, tx)
 	case siplib.OPTIONS:
 		s.onOptions(req, tx)
 	default:
