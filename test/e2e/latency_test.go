@@ -53,7 +53,7 @@ func TestTurnLatency(t *testing.T) {
 			srv := newFixedProviders(t, phrases)
 			cfg := fmt.Sprintf(`dialog: {brain: %s}
 asr: {provider: openai, openai: {base_url: %q, timeout: 2s}}
-tts: {provider: openai, cache_dir: "", openai: {base_url: %q, format: pcm}}
+tts: {provider: openai, cache_dir: "", cache_memory_mb: 0, openai: {base_url: %q, format: pcm}}
 llm: {base_url: %q, model: fixed}
 ivr: {end_silence: %s}`, brain, srv.URL, srv.URL, srv.URL, endSilence)
 			n := startHotline(t, "", cfg)
