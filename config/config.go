@@ -15,6 +15,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/hotline-cc/hotline/api"
 	"github.com/hotline-cc/hotline/asr"
 	"github.com/hotline-cc/hotline/dialog"
 	"github.com/hotline-cc/hotline/dialog/llm"
@@ -41,6 +42,7 @@ type Config struct {
 	Recording Recording      `yaml:"recording"`
 	Store     store.Config   `yaml:"store"`
 	Routing   routing.Config `yaml:"routing"`
+	API       api.Config     `yaml:"api"`
 }
 
 // Log configures the structured log.
@@ -74,6 +76,7 @@ func Default() Config {
 		Recording: Recording{Dir: "recordings", Calls: true},
 		Store:     store.DefaultConfig(),
 		Routing:   routing.DefaultConfig(),
+		API:       api.DefaultConfig(),
 	}
 }
 
@@ -120,6 +123,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.SIP.Validate(); err != nil {
 		return fmt.Errorf("sip: %w", err)
+	}
+	if err := c.API.Validate(); err != nil {
+		return fmt.Errorf("api: %w", err)
 	}
 	if err := c.Routing.Validate(); err != nil {
 		return fmt.Errorf("routing: %w", err)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hotline-cc/hotline/dialog"
+	"github.com/hotline-cc/hotline/events"
 	"github.com/hotline-cc/hotline/ivr"
 	"github.com/hotline-cc/hotline/media"
 	"github.com/hotline-cc/hotline/metrics"
@@ -38,6 +39,8 @@ type callRecord struct {
 	log     *slog.Logger
 	st      *store.Store // nil: no store
 	m       *metrics.Metrics
+	bus     *events.Bus
+	callID  string
 	started time.Time
 
 	mu sync.Mutex
@@ -46,9 +49,11 @@ type callRecord struct {
 }
 
 func (s *Server) openRecord(ctx context.Context, log *slog.Logger, c callInfo, base string) *callRecord {
-	r := &callRecord{ctx: context.WithoutCancel(ctx), log: log, st: s.store, m: s.metrics, started: c.at}
+	r := &callRecord{ctx: context.WithoutCancel(ctx), log: log, st: s.store, m: s.metrics, bus: s.events,
+		callID: c.id, started: c.at}
 	s.metrics.CallStarted()
 	s.metrics.CallAnswered()
+	r.publish("call.started", map[string]any{"from": c.from, "to": c.to, "channel": c.channel, "trunk": c.trunk})
 	if r.st != nil {
 		err := r.write(func(ctx context.Context) (err error) {
 			r.id, err = r.st.CallStarted(ctx, store.CallStart{CallID: c.id, Node: s.node, From: c.from, To: c.to,
@@ -70,6 +75,11 @@ func (s *Server) openRecord(ctx context.Context, log *slog.Logger, c callInfo, b
 		r.tr = tr
 	}
 	return r
+}
+
+// publish tells the live event stream.
+func (r *callRecord) publish(typ string, data any) {
+	r.bus.Publish(events.Event{Type: typ, CallID: r.callID, Data: data})
 }
 
 // write runs one write of the record with a deadline, logging a failure.
@@ -101,6 +111,9 @@ func (r *callRecord) turn(t ivr.Turn) {
 	}
 	if t.Transfer != nil {
 		r.m.Transfer(t.Transfer.Queue)
+		r.publish("transfer", t.Transfer)
+	} else {
+		r.publish("turn", turnEvent(t))
 	}
 	if !r.stored() {
 		return
@@ -140,6 +153,7 @@ func (r *callRecord) recording(path, kind string, started time.Time) {
 // crisis records a guardrail's alert that the caller may be at risk.
 func (r *callRecord) crisis(c dialog.Crisis) {
 	r.m.CrisisEscalation()
+	r.publish("alert", map[string]any{"category": "self_harm", "phrase": c.Phrase, "at_ms": c.At.Milliseconds()})
 	if !r.stored() {
 		return
 	}
@@ -169,6 +183,7 @@ func (r *callRecord) end(flowErr error, leg media.Leg, messagePath string) {
 		disposition = store.DispositionMessage
 	}
 	r.m.CallEnded(disposition)
+	r.publish("call.ended", map[string]any{"disposition": disposition, "side": side})
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.tr.close(r.log)
@@ -212,12 +227,7 @@ func (tr *transcript) add(t ivr.Turn) {
 	if tr == nil || tr.err != nil {
 		return
 	}
-	tr.err = tr.enc.Encode(turnLine{
-		AtMS: t.At.Milliseconds(), Speaker: t.Speaker, Text: t.Text, Prompt: t.Prompt, Key: t.Key,
-		DurationMS: t.Duration.Milliseconds(), LatencyMS: t.Latency.Milliseconds(),
-		Provider: t.Provider, Confidence: t.Confidence, Interrupted: t.Interrupted,
-		Emotion: emotionPoint(t.Emotion), Transfer: t.Transfer,
-	})
+	tr.err = tr.enc.Encode(turnEvent(t))
 }
 
 // turnLine is a turn as the transcript file spells it.
@@ -236,6 +246,14 @@ type turnLine struct {
 	// emotion timeline, one point a spoken turn.
 	Emotion  *prosody.Point    `json:"emotion,omitempty"`
 	Transfer *ivr.TransferTurn `json:"transfer,omitempty"`
+}
+
+// turnEvent is a turn as the live stream shows it: what the transcript
+// file holds.
+func turnEvent(t ivr.Turn) turnLine {
+	return turnLine{AtMS: t.At.Milliseconds(), Speaker: t.Speaker, Text: t.Text, Prompt: t.Prompt, Key: t.Key,
+		DurationMS: t.Duration.Milliseconds(), LatencyMS: t.Latency.Milliseconds(), Provider: t.Provider,
+		Confidence: t.Confidence, Interrupted: t.Interrupted, Emotion: emotionPoint(t.Emotion), Transfer: t.Transfer}
 }
 
 func emotionPoint(c *prosody.Cue) *prosody.Point {

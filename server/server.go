@@ -9,16 +9,19 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hotline-cc/hotline/asr"
 	"github.com/hotline-cc/hotline/config"
 	"github.com/hotline-cc/hotline/dialog"
+	"github.com/hotline-cc/hotline/events"
 	"github.com/hotline-cc/hotline/ivr"
 	"github.com/hotline-cc/hotline/media"
 	"github.com/hotline-cc/hotline/metrics"
@@ -48,6 +51,16 @@ type Server struct {
 
 	stopPurge context.CancelFunc
 	purging   sync.WaitGroup
+
+	// events carries what happens on calls to the API's live stream.
+	events *events.Bus
+	// The operator's API: its servers, the context of their requests
+	// (cancelled to end the live streams), and whether the node drains.
+	https       []*http.Server
+	httpCtx     context.Context
+	stopStreams context.CancelFunc
+	serving     sync.WaitGroup
+	draining    atomic.Bool
 }
 
 // New loads the prompts and speech engines and builds the node; nothing
@@ -57,7 +70,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, metrics: metrics.New(), node: cfg.Node}
+	s := &Server{cfg: cfg, log: log, metrics: metrics.New(), events: events.NewBus(0), node: cfg.Node}
 	if s.directory, err = loadDirectory(cfg.Routing.VIP.Directory, log); err != nil {
 		return nil, err
 	}
@@ -208,6 +221,12 @@ func (s *Server) Start(ctx context.Context) error {
 	if err := s.sip.Start(ctx); err != nil {
 		return err
 	}
+	s.httpCtx, s.stopStreams = context.WithCancel(ctx)
+	if err := s.startHTTP(); err != nil {
+		s.sip.Shutdown(context.Background())
+		s.stopHTTP(context.Background())
+		return err
+	}
 	ctx, s.stopPurge = context.WithCancel(ctx)
 	s.purging.Go(func() {
 		if err := s.store.RunPurge(ctx, purgeEvery, s.log); err != nil {
@@ -226,7 +245,9 @@ func (s *Server) SIP() *sip.Server { return s.sip }
 // Shutdown refuses new calls, lets calls in progress drain, ends the rest,
 // and then closes the speech engines.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.draining.Store(true)
 	err := s.sip.Shutdown(ctx)
+	s.stopHTTP(ctx)
 	if s.stopPurge != nil {
 		s.stopPurge()
 		s.purging.Wait()

@@ -172,6 +172,9 @@ type node struct {
 	once    sync.Once
 }
 
+// e2eAPIToken is the supervisor's token for Hotline's operator API.
+const e2eAPIToken = "e2e-supervisor-token-0123456789"
+
 // e2eOpenAIKey is the API key Hotline has for OpenAI-compatible test
 // servers.
 const e2eOpenAIKey = "sk-e2e-0123456789abcdef"
@@ -179,8 +182,9 @@ const e2eOpenAIKey = "sk-e2e-0123456789abcdef"
 // startHotline runs the binary with a test configuration; sipSection is
 // YAML added under sip: (keys not already set: listen, rtp_bind_addr,
 // rtp_port_min/max, drain_time), extra is YAML appended at the top level
-// (sections not already present: log, sip, recording; dialog, which is the
-// key and voice menu unless extra sets it). The environment has
+// (sections not already present: log, sip, recording, api, on a free port
+// with the supervisor token e2eAPIToken; dialog, which is the key and voice
+// menu unless extra sets it). The environment has
 // HOTLINE_TEST_SECRET=s3cret-pw for a trunk's password_env, and
 // OPENAI_API_KEY.
 func startHotline(t *testing.T, sipSection, extra string) *node {
@@ -201,6 +205,7 @@ recording: {dir: %s, calls: true}
 	if !strings.Contains(extra, "dialog:") {
 		cfg += "\ndialog: {brain: menu}\n"
 	}
+	cfg += fmt.Sprintf("\napi: {listen: \"127.0.0.1:%d\", tokens: [{name: ops, role: supervisor, token_env: HOTLINE_TEST_TOKEN}]}\n", freePort(t))
 	if err := os.WriteFile(filepath.Join(dir, "hotline.yaml"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -221,7 +226,8 @@ func launchHotline(t *testing.T, dir string, port int) *node {
 	n := &node{t: t, SIPPort: port, Dir: dir, RecDir: filepath.Join(dir, "rec"), logs: &logLines{}, exited: make(chan struct{})}
 	n.cmd = exec.Command(hotlineBin, "serve", "-config", cfgPath)
 	n.cmd.Dir = dir
-	n.cmd.Env = append(os.Environ(), "HOTLINE_TEST_SECRET=s3cret-pw", "OPENAI_API_KEY="+e2eOpenAIKey)
+	n.cmd.Env = append(os.Environ(), "HOTLINE_TEST_SECRET=s3cret-pw", "OPENAI_API_KEY="+e2eOpenAIKey,
+		"HOTLINE_TEST_TOKEN="+e2eAPIToken)
 	// Our own pipe, not StderrPipe: Wait must not close the reading end
 	// before the last lines (shutdown, a race report) are read.
 	pr, pw, err := os.Pipe()

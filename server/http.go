@@ -1,0 +1,79 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/hotline-cc/hotline/api"
+)
+
+// errDraining is what /readyz says while the node stops taking calls.
+var errDraining = errors.New("draining: not taking new calls")
+
+// startHTTP serves the operator's API (and /metrics, on the API's address
+// or its own) until stopHTTP.
+func (s *Server) startHTTP() error {
+	cfg := s.cfg.API
+	cfg.RecordingsDir = s.cfg.Recording.Dir
+	deps := api.Deps{Store: s.store, Events: s.events, Ready: s.ready}
+	if cfg.MetricsListen == "" {
+		deps.Metrics = s.metrics.Handler()
+	}
+	h, err := api.New(cfg, deps, s.log)
+	if err != nil {
+		return err
+	}
+	if err := s.serveHTTP("api", cfg.Listen, h); err != nil {
+		return err
+	}
+	if cfg.MetricsListen != "" {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", s.metrics.Handler())
+		return s.serveHTTP("metrics", cfg.MetricsListen, mux)
+	}
+	return nil
+}
+
+// serveHTTP listens on addr and serves h in a goroutine the server owns.
+func (s *Server) serveHTTP(name, addr string, h http.Handler) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return s.httpCtx }}
+	s.https = append(s.https, srv)
+	s.log.Info(name+" listening", "addr", ln.Addr().String())
+	s.serving.Go(func() {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error(name+" stopped", "err", err)
+		}
+	})
+	return nil
+}
+
+// stopHTTP ends the live event streams and closes the listeners, letting
+// requests in flight finish within ctx.
+func (s *Server) stopHTTP(ctx context.Context) {
+	if s.stopStreams != nil {
+		s.stopStreams()
+	}
+	for _, srv := range s.https {
+		if err := srv.Shutdown(ctx); err != nil {
+			s.log.Warn("http shutdown", "err", err)
+		}
+	}
+	s.serving.Wait()
+}
+
+// ready is nil while the node takes calls.
+func (s *Server) ready() error {
+	if s.draining.Load() {
+		return errDraining
+	}
+	return nil
+}
