@@ -25,6 +25,7 @@ import (
 	"github.com/hotline-cc/hotline/sip"
 	"github.com/hotline-cc/hotline/store"
 	"github.com/hotline-cc/hotline/tts"
+	"github.com/hotline-cc/hotline/webrtc"
 )
 
 // Config is the whole configuration file.
@@ -43,6 +44,7 @@ type Config struct {
 	Store     store.Config   `yaml:"store"`
 	Routing   routing.Config `yaml:"routing"`
 	API       api.Config     `yaml:"api"`
+	WebRTC    webrtc.Config  `yaml:"webrtc"`
 }
 
 // Log configures the structured log.
@@ -77,6 +79,7 @@ func Default() Config {
 		Store:     store.DefaultConfig(),
 		Routing:   routing.DefaultConfig(),
 		API:       api.DefaultConfig(),
+		WebRTC:    webrtc.DefaultConfig(),
 	}
 }
 
@@ -123,6 +126,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.SIP.Validate(); err != nil {
 		return fmt.Errorf("sip: %w", err)
+	}
+	if err := c.WebRTC.Validate(); err != nil {
+		return err
 	}
 	if err := c.API.Validate(); err != nil {
 		return fmt.Errorf("api: %w", err)

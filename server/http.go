@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hotline-cc/hotline/api"
+	"github.com/hotline-cc/hotline/web"
 )
 
 // errDraining is what /readyz says while the node stops taking calls.
@@ -29,6 +30,15 @@ func (s *Server) startHTTP() error {
 	}
 	if err := s.serveHTTP("api", cfg.Listen, h); err != nil {
 		return err
+	}
+	if s.browser != nil {
+		mux := http.NewServeMux()
+		mux.Handle("/ws/", s.browser.Handler())
+		mux.Handle("/", web.Handler())
+		mux.Handle("GET /{$}", http.RedirectHandler("/caller/", http.StatusFound))
+		if err := s.serveHTTP("caller page", s.cfg.WebRTC.Listen, mux); err != nil {
+			return err
+		}
 	}
 	if cfg.MetricsListen != "" {
 		mux := http.NewServeMux()

@@ -30,6 +30,7 @@ import (
 	"github.com/hotline-cc/hotline/sip"
 	"github.com/hotline-cc/hotline/store"
 	"github.com/hotline-cc/hotline/tts"
+	"github.com/hotline-cc/hotline/webrtc"
 )
 
 // Server is one Hotline node.
@@ -39,8 +40,10 @@ type Server struct {
 	menu *ivr.Menu
 	// conv runs calls through the dialog manager; nil with dialog.brain
 	// menu.
-	conv    *ivr.Conversation
-	sip     *sip.Server
+	conv *ivr.Conversation
+	sip  *sip.Server
+	// browser takes calls from the caller page; nil when off.
+	browser *webrtc.Server
 	store   *store.Store
 	metrics *metrics.Metrics
 	// directory is the customer directory: who a caller is, by number.
@@ -100,6 +103,9 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	if s.sip, err = sip.NewServer(cfg.SIP, s.handleCall, log); err != nil {
 		s.closeAll()
 		return nil, err
+	}
+	if cfg.WebRTC.Listen != "" {
+		s.browser = webrtc.NewServer(cfg.WebRTC, s.handleBrowserCall, log.With("component", "webrtc"))
 	}
 	return s, nil
 }
@@ -247,6 +253,9 @@ func (s *Server) SIP() *sip.Server { return s.sip }
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.draining.Store(true)
 	err := s.sip.Shutdown(ctx)
+	if s.browser != nil {
+		err = errors.Join(err, s.browser.Shutdown(ctx))
+	}
 	s.stopHTTP(ctx)
 	if s.stopPurge != nil {
 		s.stopPurge()
@@ -257,18 +266,31 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 func (s *Server) handleCall(ctx context.Context, call *sip.Call) {
-	log := call.Log
-	started := time.Now()
-	base := recordingBase(s.cfg.Recording.Dir, started, call.Leg.ID())
-	rec := s.openRecord(ctx, log, callInfo{id: call.Leg.ID(), from: call.From.User, to: call.To.User,
-		channel: store.ChannelTrunk, trunk: call.Trunk, at: started}, base)
+	s.serveCall(ctx, call.Leg, call.Log, callInfo{id: call.Leg.ID(), from: call.From.User, to: call.To.User,
+		channel: store.ChannelTrunk, trunk: call.Trunk, at: time.Now()})
+}
+
+// handleBrowserCall serves a call from the caller page like a phone call.
+func (s *Server) handleBrowserCall(ctx context.Context, call *webrtc.Call) {
+	s.serveCall(ctx, call.Leg, call.Log, callInfo{id: call.ID, from: call.RemoteAddr.Addr().String(),
+		channel: store.ChannelBrowser, at: time.Now()})
+	if err := call.Leg.Hangup(ctx); err != nil {
+		call.Log.Debug("browser call already ended", "err", err)
+	}
+}
+
+// serveCall runs one answered call, whatever brought it: its recording,
+// its record, and the conversation.
+func (s *Server) serveCall(ctx context.Context, leg media.Leg, log *slog.Logger, info callInfo) {
+	base := recordingBase(s.cfg.Recording.Dir, info.at, info.id)
+	rec := s.openRecord(ctx, log, info, base)
 	if s.cfg.Recording.Calls {
-		wav, err := media.RecordLeg(ctx, call.Leg, base+".wav")
+		wav, err := media.RecordLeg(ctx, leg, base+".wav")
 		if err != nil {
 			log.Error("call recording not started", "err", err)
 		} else {
 			log.Info("recording call", "path", wav.Path())
-			rec.recording(wav.Path(), store.RecordingCall, started)
+			rec.recording(wav.Path(), store.RecordingCall, info.at)
 			defer func() {
 				if err := wav.Stop(); err != nil {
 					log.Warn("call recording incomplete", "err", err)
@@ -278,8 +300,8 @@ func (s *Server) handleCall(ctx context.Context, call *sip.Call) {
 	}
 	emotion := prosody.NewTracker(s.cfg.Emotion)
 	messagePath := base + "-message.wav"
-	c := ivr.Call{Leg: call.Leg, Log: log, MessagePath: messagePath, OnTurn: rec.turn, Emotion: emotion,
-		Caller: s.profile(call.From.User), OnCrisis: rec.crisis}
+	c := ivr.Call{Leg: leg, Log: log, MessagePath: messagePath, OnTurn: rec.turn, Emotion: emotion,
+		Caller: s.profile(info.from), OnCrisis: rec.crisis}
 	var err error
 	if s.conv != nil {
 		err = s.conv.Serve(ctx, c)
@@ -290,7 +312,7 @@ func (s *Server) handleCall(ctx context.Context, call *sip.Call) {
 		log.Error("call flow failed", "err", err)
 	}
 	logEmotion(log, emotion)
-	rec.end(err, call.Leg, messagePath)
+	rec.end(err, leg, messagePath)
 }
 
 // logEmotion sums up the caller's emotion over the call; the transcript

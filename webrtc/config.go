@@ -3,6 +3,7 @@ package webrtc
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"net/url"
 	"strings"
@@ -14,6 +15,11 @@ import (
 // Config is the webrtc section of Hotline's configuration file: browser
 // legs, their ICE and the WebSocket signaling that sets them up.
 type Config struct {
+	// Listen is the address the caller page and its signaling are served
+	// on. Browsers give a page the microphone only over https or on
+	// localhost: put a TLS proxy in front for callers elsewhere. Empty:
+	// no browser calls. Default 127.0.0.1:8081.
+	Listen string `yaml:"listen"`
 	// STUNServers are "stun:host:port" URLs the server asks for its public
 	// address (server-reflexive candidates). Default none: host candidates
 	// only, which suits a server with a public address or NAT1To1IPs.
@@ -84,6 +90,7 @@ type Config struct {
 // DefaultConfig returns the webrtc section used when the file gives none.
 func DefaultConfig() Config {
 	return Config{
+		Listen:          "127.0.0.1:8081",
 		Codecs:          []string{"PCMU", "PCMA"},
 		MaxMessageBytes: 32 << 10,
 		MaxErrors:       5,
@@ -103,6 +110,11 @@ func DefaultConfig() Config {
 
 // Validate reports the first setting browser legs cannot run with.
 func (c Config) Validate() error {
+	if c.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+			return fmt.Errorf("webrtc: listen %q: want host:port: %w", c.Listen, err)
+		}
+	}
 	for _, s := range c.STUNServers {
 		u, err := url.Parse(s)
 		if err != nil || (u.Scheme != "stun" && u.Scheme != "stuns") || u.Opaque == "" {

@@ -4,6 +4,7 @@
 // prints one JSON line with what it saw.
 //
 // node call.mjs <page URL> <WAV file> [seconds] [screenshot.png]
+// HOTLINE_NO_KEYS=1 leaves the keypad alone.
 import { chromium } from 'playwright-core';
 
 const [url, wav, seconds = '4', shot] = process.argv.slice(2);
@@ -36,8 +37,10 @@ try {
   await page.waitForFunction(() => window.hotlineCaller.state() === 'connected', null, { timeout: 15000 });
   result.states.push('connected');
   await page.waitForTimeout(Number(seconds) * 1000 / 2);
-  await page.click('#keys summary');
-  await page.click('.keypad button:has-text("5")');
+  if (!process.env.HOTLINE_NO_KEYS) {
+    await page.click('#keys summary');
+    await page.click('.keypad button:has-text("5")');
+  }
   await page.waitForTimeout(Number(seconds) * 1000 / 2);
   result.stats = await page.evaluate(() => window.hotlineCaller.stats());
   result.meter = await page.$eval('#level', (e) => e.style.width);

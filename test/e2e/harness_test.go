@@ -183,7 +183,8 @@ const e2eOpenAIKey = "sk-e2e-0123456789abcdef"
 // YAML added under sip: (keys not already set: listen, rtp_bind_addr,
 // rtp_port_min/max, drain_time), extra is YAML appended at the top level
 // (sections not already present: log, sip, recording, api, on a free port
-// with the supervisor token e2eAPIToken; dialog, which is the key and voice
+// with the supervisor token e2eAPIToken, webrtc on a free port and
+// loopback; dialog, which is the key and voice
 // menu unless extra sets it). The environment has
 // HOTLINE_TEST_SECRET=s3cret-pw for a trunk's password_env, and
 // OPENAI_API_KEY.
@@ -206,6 +207,7 @@ recording: {dir: %s, calls: true}
 		cfg += "\ndialog: {brain: menu}\n"
 	}
 	cfg += fmt.Sprintf("\napi: {listen: \"127.0.0.1:%d\", tokens: [{name: ops, role: supervisor, token_env: HOTLINE_TEST_TOKEN}]}\n", freePort(t))
+	cfg += fmt.Sprintf("webrtc: {listen: \"127.0.0.1:%d\", loopback_only: true}\n", freePort(t))
 	if err := os.WriteFile(filepath.Join(dir, "hotline.yaml"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
