@@ -76,18 +76,33 @@ ivr: {end_silence: %s}`, brain, srv.URL, srv.URL, srv.URL, endSilence)
 			for _, d := range responseTimes(callerLoud, hotlineLoud, onsets) {
 				added = append(added, d-endSilence-providers)
 			}
-			logStages(t, n, sr.CallID, callerLoud, hotlineLoud, onsets)
+			var afterVoice []time.Duration
+			for _, d := range logStages(t, n, sr.CallID, callerLoud, hotlineLoud, onsets) {
+				afterVoice = append(afterVoice, d-endSilence-providers)
+			}
 			if len(added) < len(phrases)*9/10 {
 				t.Fatalf("measured %d turns of %d", len(added), len(phrases))
 			}
-			slices.Sort(added)
-			q := func(p float64) time.Duration { return added[int(math.Ceil(p*float64(len(added))))-1] }
 			t.Logf("%s brain, %d turns; providers %v (ASR %v, LLM %v, TTS %v), end-of-turn silence %v",
 				brain, len(added), providers, asrDelay, map[bool]time.Duration{true: llmDelay}[brain == "llm"], ttsDelay, endSilence)
-			t.Logf("Hotline's added latency: min %v, p50 %v, p95 %v, max %v", added[0], q(0.5), q(0.95), added[len(added)-1])
-			t.Logf("all turns: %v", added)
+			t.Logf("Hotline's added latency from the caller's last loud packet: %s", distribution(added))
+			t.Logf("Hotline's added latency from the last voice its detector heard: %s", distribution(afterVoice))
 		})
 	}
+}
+
+// distribution is a sample's min, p50, p95, max and every value.
+func distribution(ds []time.Duration) string {
+	if len(ds) == 0 {
+		return "no turns"
+	}
+	ds = slices.Clone(ds)
+	for i := range ds {
+		ds[i] = ds[i].Round(100 * time.Microsecond)
+	}
+	slices.Sort(ds)
+	q := func(p float64) time.Duration { return ds[int(math.Ceil(p*float64(len(ds))))-1] }
+	return fmt.Sprintf("min %v, p50 %v, p95 %v, max %v; all %v", ds[0], q(0.5), q(0.95), ds[len(ds)-1], ds)
 }
 
 // logStages splits each turn's latency by Hotline's log: from the
@@ -95,14 +110,16 @@ ivr: {end_silence: %s}`, brain, srv.URL, srv.URL, srv.URL, endSilence)
 // and voice detection), from there to the transcript (end-of-turn silence
 // and recognition), from the transcript to the first reply audio ready
 // (the brain and the synthesizer's first audio), and from there to the
-// wire (the send queue and the frame clock). It logs each stage's median.
-func logStages(t *testing.T, n *node, callID string, callerLoud, hotlineLoud, onsets []time.Time) {
+// wire (the send queue and the frame clock). It logs each stage's median
+// and returns, per turn, the time from the last voice Hotline heard to its
+// first reply packet.
+func logStages(t *testing.T, n *node, callID string, callerLoud, hotlineLoud, onsets []time.Time) []time.Duration {
 	call := map[string]any{"call_id": callID}
 	heard, said := n.logs.find("caller said", call), n.logs.find("hotline said", call)
 	if len(said) > 0 {
 		said = said[1:] // the greeting
 	}
-	var inbound, turnEnd, reply, outbound []time.Duration
+	var inbound, turnEnd, reply, outbound, fromVoice []time.Duration
 	for k := range onsets {
 		if k >= len(heard) || k >= len(said) {
 			break
@@ -123,6 +140,7 @@ func logStages(t *testing.T, n *node, callID string, callerLoud, hotlineLoud, on
 		turnEnd = append(turnEnd, transcript.Sub(lastVoice))
 		reply = append(reply, ready.Sub(transcript))
 		outbound = append(outbound, hotlineLoud[i].Sub(ready))
+		fromVoice = append(fromVoice, hotlineLoud[i].Sub(lastVoice))
 	}
 	median := func(ds []time.Duration) time.Duration {
 		if len(ds) == 0 {
@@ -134,6 +152,7 @@ func logStages(t *testing.T, n *node, callID string, callerLoud, hotlineLoud, on
 	}
 	t.Logf("%s stages (median of %d turns): last packet → last voice heard %v; → transcript %v (end-of-turn silence and ASR); → reply audio ready %v (brain, TTS first audio); → on the wire %v",
 		n.logs.find("dialog", nil)[0]["brain"], len(inbound), median(inbound), median(turnEnd), median(reply), median(outbound))
+	return fromVoice
 }
 
 // responseTimes is, for each of the caller's phrases (starting at onsets),
