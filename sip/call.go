@@ -1,5 +1,7 @@
 // Package sip is Hotline's SIP transport: it answers calls from trunks and
-// IP phones and turns each one into a media.Leg.
+// IP phones, registers agents' phones (registrar.go), places calls to them
+// or through a trunk (Dial, outbound.go) and transfers calls with REFER
+// (refer.go); every answered call, either way, is a media.Leg.
 //
 // It is built directly on sipgo's transport and transaction layers with a
 // small dialog layer of its own (dialog.go) rather than sipgo's

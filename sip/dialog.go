@@ -235,6 +235,11 @@ func (d *dialog) requestSeq(method siplib.RequestMethod, seq uint32) *siplib.Req
 	req.AppendHeader(siplib.NewHeader("User-Agent", d.s.cfg.UserAgent))
 	req.SetBody(nil)
 	req.SetTransport(inv.Transport())
+	if !siplib.IsReliable(inv.Transport()) {
+		// Leave from the listener: sipgo would otherwise open a socket of
+		// its own for a far end it has not heard from on the listener.
+		req.Laddr = d.s.udpLocal()
+	}
 	if rt := req.Route(); rt != nil {
 		req.SetDestination(rt.Address.HostPort())
 	} else {

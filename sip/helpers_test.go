@@ -183,6 +183,13 @@ func newUA(t testing.TB, transport, host string, setup func(*caller, *sipgo.Serv
 			_ = pc.Close()
 			<-done
 		}
+		// A server transaction ended by Close may still answer, and sipgo
+		// then opens a socket the closed UA never closes: close it.
+		pool := ua.TransportLayer().Pool("udp")
+		for range 10 {
+			_ = pool.Clear()
+			time.Sleep(10 * time.Millisecond)
+		}
 	})
 	return c
 }

@@ -529,7 +529,6 @@ func (o *outbound) dialog(res *siplib.Response) *dialog {
 // transaction lasts (64*T1), since the ACK travels outside it.
 func (o *outbound) ack(d *dialog, tx siplib.ClientTransaction) {
 	ack := d.requestSeq(siplib.ACK, o.invite.CSeq().SeqNo)
-	ack.Laddr = o.invite.Laddr
 	again := ack.Clone()
 	tx.OnRetransmission(func(r *siplib.Response) {
 		if r.IsSuccess() {

@@ -82,8 +82,9 @@ func (ce *callee) install(c *caller, srv *sipgo.Server) {
 	srv.OnInvite(func(req *siplib.Request, tx siplib.ServerTransaction) {
 		<-ce.ready
 		if ce.auth != nil {
+			proxy := ce.proxy || req.Recipient.User == "proxied"
 			checked := req
-			if ce.proxy {
+			if proxy {
 				checked = req.Clone()
 				if h := req.GetHeader("Proxy-Authorization"); h != nil {
 					checked.AppendHeader(siplib.NewHeader("Authorization", h.Value()))
@@ -91,12 +92,20 @@ func (ce *callee) install(c *caller, srv *sipgo.Server) {
 			}
 			if res, _ := ce.auth.verify(checked, time.Now()); res != authOK {
 				code, hdr, reason := 401, "WWW-Authenticate", "Unauthorized"
-				if ce.proxy {
+				if proxy {
 					code, hdr, reason = 407, "Proxy-Authenticate", "Proxy Authentication Required"
 				}
 				r := siplib.NewResponseFromRequest(req, code, reason, nil)
 				r.AppendHeader(siplib.NewHeader(hdr, ce.auth.challenge(time.Now(), false)))
 				_ = tx.Respond(r)
+				// End the transaction once acknowledged: sipgo's UA, closed
+				// with one still waiting, opens a socket it never closes.
+				select {
+				case <-tx.Acks():
+				case <-tx.Done():
+				case <-time.After(time.Second):
+				}
+				tx.Terminate()
 				return
 			}
 		}
@@ -326,23 +335,31 @@ func TestDialFailures(t *testing.T) {
 	}
 }
 
-// TestDialThroughTrunkWithAuth: a trunk that challenges (401 or 407) gets
-// the trunk's outbound credentials; with the wrong password the call
-// fails as unauthorized.
+// TestDialThroughTrunkWithAuth: a trunk that challenges (401, or 407 as
+// a proxy) gets the trunk's outbound credentials; with the wrong password,
+// or none, the call fails as unauthorized.
 func TestDialThroughTrunkWithAuth(t *testing.T) {
 	verifyNoLeaks(t)
 	t.Setenv("HOTLINE_TEST_DIAL_PASSWORD", "carrier-secret")
+	t.Setenv("HOTLINE_TEST_DIAL_WRONG", "another-secret")
 	cfg := testConfig()
-	cfg.Trunks = append(cfg.Trunks, TrunkConfig{Name: "carrier", Allow: []string{"192.0.2.1"},
-		OutboundUsername: "hotline", OutboundPasswordEnv: "HOTLINE_TEST_DIAL_PASSWORD"})
+	cfg.Trunks = append(cfg.Trunks,
+		TrunkConfig{Name: "carrier", Allow: []string{"192.0.2.1"},
+			OutboundUsername: "hotline", OutboundPasswordEnv: "HOTLINE_TEST_DIAL_PASSWORD"},
+		TrunkConfig{Name: "misconfigured", Allow: []string{"192.0.2.2"},
+			OutboundUsername: "hotline", OutboundPasswordEnv: "HOTLINE_TEST_DIAL_WRONG"})
 	s := newTestServer(t, cfg, func(context.Context, *Call) {})
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	for _, proxy := range []bool{false, true} {
-		ce := newCallee(t, calleeAnswer, challenging("carrier-secret", proxy))
-		oc, err := s.Dial(ctx, DialRequest{To: ce.uri(), Trunk: "carrier"})
+	// One far end for every case: each UA closed with transactions still
+	// pending may leave a socket of sipgo's behind.
+	ce := newCallee(t, calleeAnswer, challenging("carrier-secret", false))
+	for _, user := range []string{"agent", "proxied"} {
+		u := ce.contact.Address
+		u.User = user
+		oc, err := s.Dial(ctx, DialRequest{To: u.String(), Trunk: "carrier"})
 		if err != nil {
-			t.Fatalf("proxy=%v: dial: %v", proxy, err)
+			t.Fatalf("%s: dial: %v", user, err)
 		}
 		cc := ce.next(t)
 		if oc.Trunk != "carrier" {
@@ -351,8 +368,7 @@ func TestDialThroughTrunkWithAuth(t *testing.T) {
 		_ = oc.Leg.Hangup(ctx)
 		cc.phone.stop()
 	}
-	ce := newCallee(t, calleeAnswer, challenging("another-secret", false))
-	if _, err := s.Dial(ctx, DialRequest{To: ce.uri(), Trunk: "carrier"}); !errors.Is(err, ErrUnauthorized) {
+	if _, err := s.Dial(ctx, DialRequest{To: ce.uri(), Trunk: "misconfigured"}); !errors.Is(err, ErrUnauthorized) {
 		t.Fatalf("wrong password: %v, want ErrUnauthorized", err)
 	}
 	if _, err := s.Dial(ctx, DialRequest{To: ce.uri()}); !errors.Is(err, ErrUnauthorized) {
