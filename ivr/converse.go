@@ -82,8 +82,9 @@ func (s *session) converse(ctx context.Context, dc *dialog.Call) error {
 
 		var din dialog.Input
 		var at time.Duration
+		var ended time.Time
 		if in.key != 0 {
-			at = time.Since(s.start)
+			at, ended = time.Since(s.start), time.Now()
 			if din.Digits, err = s.keys(ctx, in.key, collect); err != nil {
 				return err
 			}
@@ -104,11 +105,11 @@ func (s *session) converse(ctx context.Context, dc *dialog.Call) error {
 				}
 				continue
 			}
-			din, at = dialog.Input{Text: h.text, Emotion: h.cue}, h.at
+			din, at, ended = dialog.Input{Text: h.text, Emotion: h.cue}, h.at, h.ended
 		}
 
 		var last dialog.Action
-		if in, last, err = s.reply(ctx, dc, din, at); err != nil {
+		if in, last, err = s.reply(ctx, dc, din, at, ended); err != nil {
 			return err
 		}
 		collect = 0
@@ -127,10 +128,10 @@ func (s *session) converse(ctx context.Context, dc *dialog.Call) error {
 	}
 }
 
-// reply runs the brain on the caller's turn and speaks its sentences as
-// they come. It returns how the caller took the floor again, if they
+// reply runs the brain on the caller's turn, which ended at ended, and
+// speaks its sentences as they come. It returns how the caller took the floor again, if they
 // talked over the reply, and the last action that was not speech.
-func (s *session) reply(ctx context.Context, dc *dialog.Call, din dialog.Input, at time.Duration) (input, dialog.Action, error) {
+func (s *session) reply(ctx context.Context, dc *dialog.Call, din dialog.Input, at time.Duration, ended time.Time) (input, dialog.Action, error) {
 	bctx, cancel := context.WithCancel(logctx.With(ctx, s.c.Log))
 	defer cancel()
 	sentences := make(chan string)
@@ -167,7 +168,7 @@ func (s *session) reply(ctx context.Context, dc *dialog.Call, din dialog.Input, 
 		defer mu.Unlock()
 		return strings.Join(said, " ")
 	}
-	in, _, err := s.speak(ctx, tts.SpeakEach(bctx, s.m.eng.TTS, sentences, s.rate), text)
+	in, _, err := s.speak(ctx, tts.SpeakEach(bctx, s.m.eng.TTS, sentences, s.rate), text, ended)
 	// The caller talked over the reply, or it was spoken: either way the
 	// brain has nothing more to say now.
 	cancel()

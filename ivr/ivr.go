@@ -200,6 +200,10 @@ type Turn struct {
 	// transcript; for Hotline's synthesized speech, from the request to
 	// the first audio.
 	Latency time.Duration
+	// Response is, for Hotline's reply to the caller's speech, the time
+	// from the end of the caller's voice to the reply's first audio: the
+	// turn latency the caller lives with.
+	Response time.Duration
 	// Provider is the engine that recognized or synthesized it.
 	Provider string
 	// Confidence of the transcript, 0..1; -1 when the engine gives none.

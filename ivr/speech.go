@@ -169,6 +169,8 @@ type heard struct {
 	cue *prosody.Cue
 	// at is when the turn began, from the start of the call flow.
 	at time.Duration
+	// ended is when the caller's voice ended.
+	ended time.Time
 }
 
 // recognize listens to the caller's utterance, feeding the recognizer as
@@ -254,7 +256,7 @@ func (s *session) recognize(ctx context.Context, in input, grammar []string, com
 		"speech_ms", speech.Milliseconds(), "latency_ms", latency.Milliseconds(),
 		"barge_in", in.during != "", "truncated", u.Truncated)
 	at := began.Sub(s.start) + u.Start
-	h := heard{text: res.Text, cue: s.feel(u, res.Text, at), at: at}
+	h := heard{text: res.Text, cue: s.feel(u, res.Text, at), at: at, ended: endOfSpeech}
 	s.record(Turn{At: at, Speaker: "caller", Text: res.Text, Duration: u.End - u.Start, Latency: latency,
 		Provider: res.Provider, Confidence: res.Confidence, Emotion: h.cue})
 	return h, nil
@@ -287,12 +289,13 @@ const (
 // spoken is false.
 func (s *session) say(ctx context.Context, text string) (in input, spoken bool, err error) {
 	stream := tts.Speak(logctx.With(ctx, s.c.Log), s.m.eng.TTS, text, s.rate)
-	return s.speak(ctx, stream, func() string { return text })
+	return s.speak(ctx, stream, func() string { return text }, time.Time{})
 }
 
 // speak plays a synthesized stream, sentence by sentence as it is made;
-// text tells what it says, so far.
-func (s *session) speak(ctx context.Context, stream tts.Stream, text func() string) (in input, spoken bool, err error) {
+// text tells what it says, so far. replyTo, when set, is when the caller's
+// voice ended: the turn's response time counts from it.
+func (s *session) speak(ctx context.Context, stream tts.Stream, text func() string, replyTo time.Time) (in input, spoken bool, err error) {
 	began := time.Now()
 	defer stream.Close()
 	frames := &ttsFrames{s: stream, n: media.FrameSamples(s.rate)}
@@ -308,8 +311,12 @@ func (s *session) speak(ctx context.Context, stream tts.Stream, text func() stri
 		return input{}, false, nil
 	}
 	firstAudio := time.Since(began)
+	var response time.Duration
+	if !replyTo.IsZero() {
+		response = time.Since(replyTo)
+	}
 	s.c.Log.Info("hotline said", "text", text(), "provider", s.m.eng.TTS.Name(),
-		"first_audio_ms", firstAudio.Milliseconds())
+		"first_audio_ms", firstAudio.Milliseconds(), "response_ms", response.Milliseconds())
 	in, err = s.play(ctx, "answer", frames, true)
 	if err != nil && !errors.Is(err, media.ErrHangup) && ctx.Err() == nil {
 		// A later sentence failed to synthesize: the caller heard the
@@ -318,7 +325,7 @@ func (s *session) speak(ctx context.Context, stream tts.Stream, text func() stri
 		err = nil
 	}
 	s.record(Turn{At: began.Sub(s.start), Speaker: "hotline", Text: text(), Duration: time.Since(began),
-		Latency: firstAudio, Provider: s.m.eng.TTS.Name(), Interrupted: !in.none()})
+		Latency: firstAudio, Response: response, Provider: s.m.eng.TTS.Name(), Interrupted: !in.none()})
 	return in, true, err
 }
 

@@ -11,13 +11,14 @@ import (
 	"github.com/hotline-cc/hotline/examples/bank"
 	"github.com/hotline-cc/hotline/ivr"
 	"github.com/hotline-cc/hotline/knowledge"
+	"github.com/hotline-cc/hotline/metrics"
 )
 
 // newConversation builds the dialog the configuration asks for: the rule
 // brain on its flow and knowledge, and the LLM brain in front of it when
 // configured. With no flow or knowledge configured, the sample bank's,
 // built into the binary, answer.
-func newConversation(cfg config.Config, menu *ivr.Menu, log *slog.Logger) (*ivr.Conversation, error) {
+func newConversation(cfg config.Config, menu *ivr.Menu, m *metrics.Metrics, log *slog.Logger) (*ivr.Conversation, error) {
 	d := cfg.Dialog
 	var flow *rules.Flow
 	var err error
@@ -44,7 +45,7 @@ func newConversation(cfg config.Config, menu *ivr.Menu, log *slog.Logger) (*ivr.
 	ruleBrain := rules.New(flow, kb)
 	var primary, fallback dialog.Brain = ruleBrain, nil
 	if d.Brain == dialog.BrainLLM {
-		b, err := llm.New(cfg.LLM, llm.Deps{Knowledge: kb}, log)
+		b, err := llm.New(cfg.LLM, llm.Deps{Knowledge: kb, Metrics: m}, log)
 		if err != nil {
 			return nil, fmt.Errorf("llm: %w", err)
 		}

@@ -106,6 +106,9 @@ func (r *callRecord) turn(t ivr.Turn) {
 	case t.Speaker == "hotline" && t.Provider != "":
 		r.m.TTSLatency(t.Provider, t.Latency)
 	}
+	if t.Response > 0 {
+		r.m.TurnLatency(t.Response)
+	}
 	if t.Interrupted {
 		r.m.BargeIn()
 	}
@@ -239,6 +242,7 @@ type turnLine struct {
 	Key         string  `json:"key,omitempty"`
 	DurationMS  int64   `json:"duration_ms"`
 	LatencyMS   int64   `json:"latency_ms,omitempty"`
+	ResponseMS  int64   `json:"response_ms,omitempty"`
 	Provider    string  `json:"provider,omitempty"`
 	Confidence  float64 `json:"confidence,omitempty"`
 	Interrupted bool    `json:"interrupted,omitempty"`
@@ -252,7 +256,7 @@ type turnLine struct {
 // file holds.
 func turnEvent(t ivr.Turn) turnLine {
 	return turnLine{AtMS: t.At.Milliseconds(), Speaker: t.Speaker, Text: t.Text, Prompt: t.Prompt, Key: t.Key,
-		DurationMS: t.Duration.Milliseconds(), LatencyMS: t.Latency.Milliseconds(), Provider: t.Provider,
+		DurationMS: t.Duration.Milliseconds(), LatencyMS: t.Latency.Milliseconds(), ResponseMS: t.Response.Milliseconds(), Provider: t.Provider,
 		Confidence: t.Confidence, Interrupted: t.Interrupted, Emotion: emotionPoint(t.Emotion), Transfer: t.Transfer}
 }
 

@@ -95,7 +95,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	if cfg.Dialog.Brain != dialog.BrainMenu {
-		if s.conv, err = newConversation(cfg, s.menu, log); err != nil {
+		if s.conv, err = newConversation(cfg, s.menu, s.metrics, log); err != nil {
 			s.closeAll()
 			return nil, err
 		}

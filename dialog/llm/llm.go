@@ -21,6 +21,7 @@ import (
 
 	"github.com/hotline-cc/hotline/dialog"
 	"github.com/hotline-cc/hotline/knowledge"
+	"github.com/hotline-cc/hotline/metrics"
 )
 
 // Knowledge finds the passages of the knowledge base about a query, best
@@ -34,6 +35,8 @@ type Deps struct {
 	// Knowledge, when not nil, gives each turn its passages and the model
 	// the lookup_knowledge tool.
 	Knowledge Knowledge
+	// Metrics, when not nil, times each request's first token.
+	Metrics *metrics.Metrics
 }
 
 // Brain is the LLM brain. It is safe for concurrent use: each call has its
@@ -43,6 +46,7 @@ type Brain struct {
 	client *openai.Client
 	key    string
 	know   Knowledge
+	m      *metrics.Metrics
 	tools  []tool
 	defs   []openai.Tool
 	log    *slog.Logger
@@ -71,7 +75,7 @@ func New(cfg Config, deps Deps, log *slog.Logger) (*Brain, error) {
 	cc.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
 	// Deadlines are the contexts', per turn and per first token.
 	cc.HTTPClient = &http.Client{}
-	b := &Brain{cfg: cfg, client: openai.NewClientWithConfig(cc), key: key, know: deps.Knowledge, log: log}
+	b := &Brain{cfg: cfg, client: openai.NewClientWithConfig(cc), key: key, know: deps.Knowledge, m: deps.Metrics, log: log}
 	b.tools = b.newTools()
 	b.defs = b.toolDefs()
 	return b, nil

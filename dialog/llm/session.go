@@ -220,6 +220,7 @@ func (s *session) round(ctx context.Context, req openai.ChatCompletionRequest, t
 			}
 			started = true
 			s.log.Debug("llm first token", "after", time.Since(start).Round(time.Millisecond))
+			s.b.m.LLMLatency(s.b.cfg.Model, time.Since(start))
 		}
 		content.WriteString(d.Content)
 		for _, sentence := range cut.add(d.Content) {

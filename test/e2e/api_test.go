@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -126,11 +127,26 @@ func TestOperatorSeesTheCall(t *testing.T) {
 
 	metrics, _ := io.ReadAll(get("/metrics", "").Body)
 	for _, want := range []string{`hotline_calls_total{disposition="completed"} 1`, `hotline_calls_active 0`,
-		`hotline_asr_latency_seconds_count{provider="embedded"}`} {
+		`hotline_asr_latency_seconds_count{provider="embedded"}`, `hotline_turn_latency_seconds_count`} {
 		if !strings.Contains(string(metrics), want) {
 			t.Errorf("metrics lack %s", want)
 		}
 	}
+	// Both of the caller's turns were answered: the greeting aside, two
+	// replies had their turn latency measured.
+	if !regexp.MustCompile(`(?m)^hotline_turn_latency_seconds_count [1-9]`).Match(metrics) {
+		t.Errorf("no turn latency measured:\n%s", grepLines(string(metrics), "turn_latency"))
+	}
+}
+
+func grepLines(text, sub string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 func contains(list []string, s string) bool {
