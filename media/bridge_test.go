@@ -97,7 +97,7 @@ func TestBridgeCarriesEachSideToTheOther(t *testing.T) {
 				if err := rec.Stop(); err != nil {
 					t.Fatal(err)
 				}
-				left, right := loadStereoWAV(t, path)
+				left, right := loadStereo(t, path)
 				assertTone(t, "recording left", left, rates[0], callerHz, agentHz)
 				assertTone(t, "recording right", right, rates[0], agentHz, callerHz)
 			})
@@ -282,7 +282,8 @@ func BenchmarkBridgeFrame(b *testing.B) {
 	}
 }
 
-func loadStereoWAV(t *testing.T, path string) (left, right []int16) {
+// loadStereo reads a stereo 16-bit recording's two channels.
+func loadStereo(t *testing.T, path string) (left, right []int16) {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {

@@ -2,13 +2,11 @@ package media_test
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"testing"
 	"testing/synctest"
 	"time"
 
-	"github.com/go-audio/wav"
 
 	"github.com/hotline-cc/hotline/internal/audiotest"
 	"github.com/hotline-cc/hotline/media"
@@ -120,7 +118,7 @@ func TestRecordLegIsStereoCallerLeft(t *testing.T) {
 		if err := rec.Stop(); err != nil {
 			t.Fatal(err)
 		}
-		left, right := loadStereo(t, path)
+		left, right := media.LoadStereo(t, path)
 		if s := audiotest.ToneShare(left, 8000, 400); s < 0.8 {
 			t.Errorf("left channel: 400 Hz share %.2f, want the caller", s)
 		}
@@ -131,26 +129,4 @@ func TestRecordLegIsStereoCallerLeft(t *testing.T) {
 			t.Errorf("recorded %d samples per channel, want ≥ %d", n, 50*160)
 		}
 	})
-}
-
-func loadStereo(t *testing.T, path string) (left, right []int16) {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	d := wav.NewDecoder(f)
-	buf, err := d.FullPCMBuffer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d.NumChans != 2 || d.BitDepth != 16 {
-		t.Fatalf("recording has %d channels of %d bits, want 2 of 16", d.NumChans, d.BitDepth)
-	}
-	for i := 0; i+1 < len(buf.Data); i += 2 {
-		left = append(left, int16(buf.Data[i]))
-		right = append(right, int16(buf.Data[i+1]))
-	}
-	return left, right
 }
