@@ -7,7 +7,6 @@ import (
 	"testing/synctest"
 	"time"
 
-
 	"github.com/hotline-cc/hotline/internal/audiotest"
 	"github.com/hotline-cc/hotline/media"
 )
