@@ -111,6 +111,7 @@ func (s *Server) onInvite(req *siplib.Request, tx siplib.ServerTransaction, tr *
 		d.terminate(ErrCanceled)
 		return
 	}
+	s.m.SIPResponse(res.StatusCode)
 
 	ack, err := d.waitAck(tx, res, p)
 	if err != nil {

@@ -152,6 +152,7 @@ func (s *Server) runCall(d *dialog, serve func(context.Context, *Call)) {
 	s.hangupNow(d, ErrHangup)
 	wg.Wait()
 	clock := l.Stats()
+	s.countMedia(sess.Stats(), clock.Late)
 	d.log.Info("call ended", "cause", context.Cause(ctx).Error(),
 		"duration", time.Since(d.begin).Round(time.Millisecond), "rtp", sess.Stats(),
 		"frames", clock.Ticks, "late_frames", clock.Late, "skipped_frames", clock.Skipped)
@@ -210,4 +211,16 @@ func partyOf(display string, u siplib.Uri) Party {
 		user = u.Raw() // tel: and other non-SIP URIs
 	}
 	return Party{User: user, DisplayName: display}
+}
+
+// countMedia adds an ended call's RTP quality to the metrics.
+func (s *Server) countMedia(st media.RTPStats, late uint64) {
+	if s.m == nil {
+		return
+	}
+	s.m.RTPPacketsLost(int(max(st.Lost, 0)))
+	s.m.RTPJitter(st.Jitter)
+	for range late {
+		s.m.LateFrame()
+	}
 }

@@ -93,6 +93,7 @@ func (s *Server) onReInvite(d *dialog, req *siplib.Request, tx siplib.ServerTran
 		d.log.Warn("re-invite answer not sent", "err", err)
 		return
 	}
+	s.m.SIPResponse(res.StatusCode)
 	if offer != nil {
 		d.applyMedia(far)
 	}

@@ -210,7 +210,9 @@ func (s *Server) send(tx siplib.ServerTransaction, res *siplib.Response) {
 	}
 	if err := tx.Respond(res); err != nil {
 		s.log.Debug("sip response not sent", "status", res.StatusCode, "err", err)
+		return
 	}
+	s.m.SIPResponse(res.StatusCode)
 }
 
 // retryAfter is the Retry-After value for 503 while draining.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/hotline-cc/hotline/metrics"
 	"io"
 	"log/slog"
 	"net"
@@ -38,7 +39,9 @@ var (
 
 // Server answers inbound SIP calls and hands each one to the Handler.
 type Server struct {
-	cfg     Config
+	cfg Config
+	// m counts responses and media quality; nil counts nothing.
+	m       *metrics.Metrics
 	handler Handler
 	log     *slog.Logger
 
@@ -84,6 +87,10 @@ type listener struct {
 
 // NewServer builds a server for cfg; nothing listens until Start. log may
 // be nil for slog.Default().
+// SetMetrics makes the server count its responses and its calls' media
+// quality in m. Call it before Start.
+func (s *Server) SetMetrics(m *metrics.Metrics) { s.m = m }
+
 func NewServer(cfg Config, h Handler, log *slog.Logger) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("sip config: %w", err)

@@ -127,7 +127,8 @@ func TestOperatorSeesTheCall(t *testing.T) {
 
 	metrics, _ := io.ReadAll(get("/metrics", "").Body)
 	for _, want := range []string{`hotline_calls_total{disposition="completed"} 1`, `hotline_calls_active 0`,
-		`hotline_asr_latency_seconds_count{provider="embedded"}`, `hotline_turn_latency_seconds_count`} {
+		`hotline_asr_latency_seconds_count{provider="embedded"}`, `hotline_turn_latency_seconds_count`,
+		`hotline_sip_responses_total{code="200"}`, `hotline_rtp_jitter_milliseconds_count 1`} {
 		if !strings.Contains(string(metrics), want) {
 			t.Errorf("metrics lack %s", want)
 		}
