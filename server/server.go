@@ -104,6 +104,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		s.closeAll()
 		return nil, err
 	}
+	s.sip.SetMetrics(s.metrics)
 	if cfg.WebRTC.Listen != "" {
 		s.browser = webrtc.NewServer(cfg.WebRTC, s.handleBrowserCall, log.With("component", "webrtc"))
 	}
