@@ -99,6 +99,9 @@ func (r *callRecord) stored() bool { return r.st != nil && r.id != 0 }
 func (r *callRecord) turn(t ivr.Turn) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	// The store first: the transcript file never shows a turn the store
+	// lacks.
+	r.storeTurn(t)
 	r.tr.add(t)
 	switch {
 	case t.Speaker == "caller" && t.Provider != "":
@@ -118,6 +121,10 @@ func (r *callRecord) turn(t ivr.Turn) {
 	} else {
 		r.publish("turn", turnEvent(t))
 	}
+}
+
+// storeTurn writes a turn, or a transfer, to the store.
+func (r *callRecord) storeTurn(t ivr.Turn) {
 	if !r.stored() {
 		return
 	}
