@@ -29,7 +29,7 @@ fuzz:
 	@scripts/fuzz.sh $(FUZZTIME)
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./media/ ./asr/ ./tts/ ./prosody/ ./knowledge/ ./redact/ ./dialog/... ./store/ ./routing/
+	$(GO) test -run '^$$' -bench . -benchmem ./media/ ./asr/ ./tts/ ./prosody/ ./knowledge/ ./redact/ ./dialog/... ./store/ ./routing/ ./webrtc/ ./api/
 
 # SIPp load: make load CALLS=200 (concurrent 60 s calls).
 CALLS ?= 50
