@@ -205,19 +205,17 @@ func (s *session) keys(ctx context.Context, first media.Digit, max int) (string,
 	return digits, nil
 }
 
-// transfer hands the call to a person. Until Hotline has agents to hand it
-// to, the caller is told no one is free and may leave a message, which
-// the transfer's summary goes with into the call's record.
+// transfer hands the call to a person: through the queue when the node
+// has agents, else the caller is told no one is free and may leave a
+// message, which the transfer's summary goes with into the call's record.
 func (s *session) transfer(ctx context.Context, a dialog.Action) error {
 	s.c.Log.Info("transfer", "queue", a.Queue, "reason", a.Reason, "summary", a.Summary)
-	s.record(Turn{At: time.Since(s.start), Speaker: "hotline", Transfer: &TransferTurn{Queue: a.Queue, Reason: a.Reason, Summary: a.Summary}})
-	if _, err := s.prompt(ctx, "no-agent", s.m.prompts.NoAgent, false); err != nil {
-		return err
+	tr := TransferTurn{Queue: a.Queue, Reason: a.Reason, Summary: a.Summary}
+	if s.c.Agents != nil {
+		return s.toQueue(ctx, tr)
 	}
-	if err := s.leaveMessage(ctx); err != nil {
-		return err
-	}
-	return s.goodbye(ctx)
+	s.record(Turn{At: time.Since(s.start), Speaker: "hotline", Transfer: &tr})
+	return s.message(ctx, "no-agent", s.m.prompts.NoAgent)
 }
 
 // completePhrase reports whether text is a whole phrase of grammar that
@@ -238,9 +236,14 @@ func completePhrase(grammar []string, text string) bool {
 }
 
 // TransferTurn is a hand-over of the call to a person, as the call's
-// record keeps it.
+// record keeps it: the caller joining a queue, and then the agent who
+// answered.
 type TransferTurn struct {
 	Queue   string `json:"queue"`
 	Reason  string `json:"reason"`
 	Summary string `json:"summary,omitempty"`
+	// Class is the call's priority in the queue (routing.Class).
+	Class string `json:"class,omitempty"`
+	// Agent is the agent who answered; empty while the caller waits.
+	Agent string `json:"agent,omitempty"`
 }

@@ -51,6 +51,10 @@ type Config struct {
 	// every HoldOn), so a slow provider never leaves a dead line. Default
 	// 1.5s.
 	HoldOn time.Duration `yaml:"hold_on"`
+	// HoldMusic is a WAV file callers hear while they wait for an agent,
+	// instead of the music shipped in the binary. Default "": the shipped
+	// loop.
+	HoldMusic string `yaml:"hold_music"`
 	// Uninterruptible names prompts that always play to the end, whatever
 	// the caller says or keys meanwhile: "greeting" when it carries a legal
 	// notice, say. Others a caller may interrupt: greeting, menu, invalid,
@@ -178,6 +182,12 @@ type Call struct {
 	// OnCrisis, if set, is told when a caller may be at risk of harming
 	// themselves: the supervisors' alert.
 	OnCrisis func(dialog.Crisis)
+	// Agents, if set, takes the calls the dialog transfers to a queue to
+	// a person; without it the caller of a transfer may leave a message.
+	Agents Agents
+	// OnCallback, if set, is told the number a caller who chose not to
+	// wait for an agent wants to be called back at.
+	OnCallback func(number string)
 }
 
 // Turn is one thing said on the call, by the caller or by Hotline.

@@ -14,6 +14,8 @@ import (
 type Prompts struct {
 	Greeting, Menu, Echo, Record, Saved, Invalid, Goodbye, Beep []int16
 	NotUnderstood, NoAgent, OneMoment                           []int16
+	// HoldMusic loops while a caller waits for an agent (LoadHoldMusic).
+	HoldMusic []int16
 }
 
 // LoadPrompts reads the announcements from dir, or from the prompts shipped

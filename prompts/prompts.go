@@ -20,6 +20,9 @@
 //	              and press the pound key when you are done."
 //	one-moment.wav  "One moment, please." (while a slow speech service works)
 //	beep.wav      400 ms 1 kHz sine tone at -12 dBFS (start of a recording)
+//	hold-music.wav  a quiet 16 s loop of soft chords and a slow arpeggio, made
+//	              with sox, for callers waiting for an agent (ivr.hold_music
+//	              replaces it)
 //
 // The WAVs are committed; scripts/make-prompts.sh regenerates them (a
 // developer tool, needs flite and sox from scripts/setup.sh).

@@ -112,6 +112,17 @@ func DefaultConfig() Config {
 
 const defaultAnnounceEvery = 30 * time.Second
 
+// Queue returns the named queue with the section's defaults filled in: its
+// ring timeout and announcement interval as the distributor applies them.
+func (c Config) Queue(name string) (QueueConfig, bool) {
+	for _, q := range c.Queues {
+		if q.Name == name {
+			return c.queueDefaults(q), true
+		}
+	}
+	return QueueConfig{}, false
+}
+
 // queueDefaults fills what q leaves to the section-wide settings.
 func (c Config) queueDefaults(q QueueConfig) QueueConfig {
 	if q.Strategy == "" {

@@ -46,6 +46,12 @@ type callRecord struct {
 	mu sync.Mutex
 	id int64 // the store's id of the call; 0 when it was not recorded
 	tr *transcript
+	// The call's way to a person: the queue it last joined and when it
+	// first joined one, the agent who answered and when, and whether the
+	// caller asked to be called back instead.
+	queue, agent      string
+	queued, connected time.Time
+	callbackRequested bool
 }
 
 func (s *Server) openRecord(ctx context.Context, log *slog.Logger, c callInfo, base string) *callRecord {
@@ -116,8 +122,7 @@ func (r *callRecord) turn(t ivr.Turn) {
 		r.m.BargeIn()
 	}
 	if t.Transfer != nil {
-		r.m.Transfer(t.Transfer.Queue)
-		r.publish("transfer", t.Transfer)
+		r.transferred(*t.Transfer)
 	} else {
 		r.publish("turn", turnEvent(t))
 	}
@@ -129,10 +134,10 @@ func (r *callRecord) storeTurn(t ivr.Turn) {
 		return
 	}
 	at := r.started.Add(t.At)
-	if t.Transfer != nil {
+	if tr := t.Transfer; tr != nil {
 		r.write(func(ctx context.Context) error {
-			_, err := r.st.AddTransfer(ctx, r.id, store.Transfer{At: at, Queue: t.Transfer.Queue,
-				Reason: t.Transfer.Reason, Summary: t.Transfer.Summary})
+			_, err := r.st.AddTransfer(ctx, r.id, store.Transfer{At: at, Queue: tr.Queue, Agent: tr.Agent,
+				Reason: tr.Reason, Summary: tr.Summary})
 			return err
 		})
 		return
@@ -145,6 +150,48 @@ func (r *callRecord) storeTurn(t ivr.Turn) {
 	}
 	r.write(func(ctx context.Context) error {
 		_, err := r.st.AddTurn(ctx, r.id, st)
+		return err
+	})
+}
+
+// transferred follows a hand-over: the caller joining a queue, or the
+// agent who answered; r.mu is held.
+func (r *callRecord) transferred(t ivr.TransferTurn) {
+	now := time.Now()
+	if t.Agent == "" {
+		r.m.Transfer(t.Queue)
+		r.publish("transfer", t)
+		r.queue = t.Queue
+		if r.queued.IsZero() {
+			r.queued = now
+		}
+	} else {
+		r.agent, r.connected = t.Agent, now
+		wait := r.waited(now)
+		r.m.QueueWait(t.Queue, wait)
+		r.publish("agent.connected", map[string]any{"queue": t.Queue, "agent": t.Agent, "wait_ms": wait.Milliseconds()})
+	}
+}
+
+// waited is how long the caller had waited for an agent at t.
+func (r *callRecord) waited(t time.Time) time.Duration {
+	if r.queued.IsZero() {
+		return 0
+	}
+	return t.Sub(r.queued)
+}
+
+// callback records a caller's request to be called back at number.
+func (r *callRecord) callback(number string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.callbackRequested = true
+	r.publish("callback", map[string]any{"queue": r.queue})
+	if !r.stored() {
+		return
+	}
+	r.write(func(ctx context.Context) error {
+		_, err := r.st.AddCallback(ctx, r.id, store.Callback{Number: number, Note: "asked for in queue " + r.queue})
 		return err
 	})
 }
@@ -178,24 +225,42 @@ func (r *callRecord) crisis(c dialog.Crisis) {
 // tells who hung up: when it has ended before the call flow returned, the
 // caller did (or their line went silent).
 func (r *callRecord) end(flowErr error, leg media.Leg, messagePath string) {
+	now := time.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	side := store.SideHotline
 	select {
 	case <-leg.Done():
 		side = store.SideCaller
 	default:
+		// After a conversation with an agent the call flow returns only
+		// when one side hung up: the caller's line still up, the agent did.
+		if r.agent != "" {
+			side = store.SideAgent
+		}
 	}
 	disposition := store.DispositionCompleted
 	_, statErr := os.Stat(messagePath)
 	switch {
 	case flowErr != nil:
 		disposition = store.DispositionFailed
+	case r.agent != "":
+	case r.callbackRequested:
+		disposition = store.DispositionCallback
 	case statErr == nil:
 		disposition = store.DispositionMessage
+	case !r.queued.IsZero():
+		disposition = store.DispositionAbandoned
+	}
+	ce := store.CallEnd{Disposition: disposition, HangupSide: side, Queue: r.queue, Agent: r.agent}
+	if r.agent != "" {
+		ce.Wait, ce.Talk = r.waited(r.connected), now.Sub(r.connected)
+	} else if !r.queued.IsZero() {
+		ce.Wait = r.waited(now)
+		r.m.QueueWait(r.queue, ce.Wait)
 	}
 	r.m.CallEnded(disposition)
-	r.publish("call.ended", map[string]any{"disposition": disposition, "side": side})
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.publish("call.ended", map[string]any{"disposition": disposition, "side": side, "agent": r.agent})
 	r.tr.close(r.log)
 	if !r.stored() {
 		return
@@ -203,12 +268,12 @@ func (r *callRecord) end(flowErr error, leg media.Leg, messagePath string) {
 	if disposition == store.DispositionMessage {
 		r.recording(messagePath, store.RecordingMessage, time.Time{})
 	}
-	cause := "hung up"
+	ce.HangupCause = "hung up"
 	if flowErr != nil {
-		cause = flowErr.Error()
+		ce.HangupCause = flowErr.Error()
 	}
 	r.write(func(ctx context.Context) error {
-		return r.st.CallEnded(ctx, r.id, store.CallEnd{Disposition: disposition, HangupCause: cause, HangupSide: side})
+		return r.st.CallEnded(ctx, r.id, ce)
 	})
 }
 

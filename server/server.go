@@ -48,6 +48,11 @@ type Server struct {
 	metrics *metrics.Metrics
 	// directory is the customer directory: who a caller is, by number.
 	directory *routing.Directory
+	// desk distributes the calls transferred to a queue among the agents;
+	// agents is it for the call flow, nil when no agents are configured
+	// (a transfer then ends in a message).
+	desk   *agentDesk
+	agents ivr.Agents
 	// node names this server in the call records.
 	node    string
 	engines []io.Closer // speech engines, closed after the last call
@@ -71,6 +76,9 @@ type Server struct {
 func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	prompts, err := ivr.LoadPrompts(cfg.IVR.PromptsDir, 8000)
 	if err != nil {
+		return nil, err
+	}
+	if prompts.HoldMusic, err = ivr.LoadHoldMusic(cfg.IVR.HoldMusic, 8000); err != nil {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: log, metrics: metrics.New(), events: events.NewBus(0), node: cfg.Node}
@@ -103,6 +111,14 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	if s.sip, err = sip.NewServer(cfg.SIP, s.handleCall, log); err != nil {
 		s.closeAll()
 		return nil, err
+	}
+	if s.desk, err = newAgentDesk(cfg.Routing, s.directory, s.sip, s.metrics, log); err != nil {
+		s.closeAll()
+		return nil, err
+	}
+	s.sip.OnRegistration(s.desk.registered)
+	if len(cfg.Routing.Agents) > 0 {
+		s.agents = s.desk
 	}
 	s.sip.SetMetrics(s.metrics)
 	if cfg.WebRTC.Listen != "" {
@@ -225,13 +241,16 @@ func (s *Server) closeAll() {
 // Start binds every listener and returns once calls can arrive. The
 // retention purge of the call records runs until Shutdown.
 func (s *Server) Start(ctx context.Context) error {
+	s.desk.start(ctx)
 	if err := s.sip.Start(ctx); err != nil {
+		s.desk.close()
 		return err
 	}
 	s.httpCtx, s.stopStreams = context.WithCancel(ctx)
 	if err := s.startHTTP(); err != nil {
 		s.sip.Shutdown(context.Background())
 		s.stopHTTP(context.Background())
+		s.desk.close()
 		return err
 	}
 	ctx, s.stopPurge = context.WithCancel(ctx)
@@ -250,7 +269,7 @@ const purgeEvery = time.Hour
 func (s *Server) SIP() *sip.Server { return s.sip }
 
 // Shutdown refuses new calls, lets calls in progress drain, ends the rest,
-// and then closes the speech engines.
+// and then closes the call distributor and the speech engines.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.draining.Store(true)
 	err := s.sip.Shutdown(ctx)
@@ -258,6 +277,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		err = errors.Join(err, s.browser.Shutdown(ctx))
 	}
 	s.stopHTTP(ctx)
+	s.desk.close()
 	if s.stopPurge != nil {
 		s.stopPurge()
 		s.purging.Wait()
@@ -302,7 +322,7 @@ func (s *Server) serveCall(ctx context.Context, leg media.Leg, log *slog.Logger,
 	emotion := prosody.NewTracker(s.cfg.Emotion)
 	messagePath := base + "-message.wav"
 	c := ivr.Call{Leg: leg, Log: log, MessagePath: messagePath, OnTurn: rec.turn, Emotion: emotion,
-		Caller: s.profile(info.from), OnCrisis: rec.crisis}
+		Caller: s.profile(info.from), OnCrisis: rec.crisis, Agents: s.agents, OnCallback: rec.callback}
 	var err error
 	if s.conv != nil {
 		err = s.conv.Serve(ctx, c)

@@ -1,0 +1,218 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/hotline-cc/hotline/api"
+	"github.com/hotline-cc/hotline/internal/logctx"
+	"github.com/hotline-cc/hotline/ivr"
+	"github.com/hotline-cc/hotline/media"
+	"github.com/hotline-cc/hotline/metrics"
+	"github.com/hotline-cc/hotline/redact"
+	"github.com/hotline-cc/hotline/routing"
+	"github.com/hotline-cc/hotline/sip"
+)
+
+// agentDesk is the node's contact center: the call distributor, fed by the
+// agents' phone registrations, ringing the phone of the agent a call is
+// offered to. The conversation reaches it as ivr.Agents, the operator's
+// API as api.Agents and api.Queues.
+type agentDesk struct {
+	*routing.ACD
+	cfg    routing.Config
+	phones phones
+	log    *slog.Logger
+	m      *metrics.Metrics
+
+	stop     context.CancelFunc
+	watching sync.WaitGroup
+}
+
+// phones places calls to the agents' registered phones (sip.Server).
+type phones interface {
+	Contacts(user string) []sip.Binding
+	Dial(ctx context.Context, r sip.DialRequest) (*sip.OutboundCall, error)
+}
+
+func newAgentDesk(cfg routing.Config, dir *routing.Directory, ph phones, m *metrics.Metrics, log *slog.Logger) (*agentDesk, error) {
+	log = log.With("component", "routing")
+	acd, err := routing.New(cfg, routing.Options{Directory: dir, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	return &agentDesk{ACD: acd, cfg: cfg, phones: ph, log: log, m: m}, nil
+}
+
+// registered makes an agent available when their phone registers and
+// offline when its last binding goes. An agent on a call, ringing or in
+// wrap-up keeps their state: the distributor decides when that ends.
+func (d *agentDesk) registered(ev sip.RegistrationEvent) {
+	to := routing.Offline
+	if len(ev.Bindings) > 0 {
+		to = routing.Available
+	}
+	err := d.SetState(ev.User, to, "")
+	switch {
+	case err == nil:
+		d.log.Info("agent phone", "agent", ev.User, "bindings", len(ev.Bindings), "state", to)
+	case errors.Is(err, routing.ErrUnknownAgent):
+		d.log.Warn("a phone registered for a user who is not a routing agent", "user", ev.User)
+	default:
+		d.log.Info("agent phone changed; state kept", "agent", ev.User, "bindings", len(ev.Bindings), "reason", err)
+	}
+}
+
+// Queue resolves the queue a transfer names (ivr.Agents).
+func (d *agentDesk) Queue(name string) (routing.QueueConfig, bool) {
+	if q, ok := d.cfg.Queue(name); ok {
+		return q, true
+	}
+	q, _ := d.cfg.Queue(d.cfg.Queues[0].Name)
+	return q, false
+}
+
+// maxSummaryHeader bounds the summary the agent's phone is sent.
+const maxSummaryHeader = 512
+
+// Ring rings the agent's most recently registered phone (ivr.Agents). A
+// phone that is busy, does not answer or cannot be reached is a missed
+// call; a declined one goes to the next agent without counting as missed.
+func (d *agentDesk) Ring(ctx context.Context, callID string, offer routing.Outcome, t ivr.TransferTurn) (media.Leg, error) {
+	log := logctx.From(ctx, d.log).With("agent", offer.Agent)
+	bindings := d.phones.Contacts(offer.Agent)
+	if len(bindings) == 0 {
+		d.report(log, d.NoAnswer, callID, offer.Agent)
+		return nil, fmt.Errorf("agent %s: no registered phone", offer.Agent)
+	}
+	b := bindings[len(bindings)-1]
+	q, _ := d.Queue(offer.Queue)
+	call, err := d.phones.Dial(ctx, sip.DialRequest{
+		To:          b.Contact,
+		Destination: b.Source,
+		Headers: map[string]string{
+			"X-Hotline-Call":    callID,
+			"X-Hotline-Summary": headerSummary(t.Summary),
+		},
+		RingTimeout: q.RingTimeout,
+	})
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		// The offer was withdrawn or the caller left: the distributor knows.
+		return nil, fmt.Errorf("ring agent %s: %w", offer.Agent, err)
+	case errors.Is(err, sip.ErrDeclined):
+		log.Info("agent declined the call", "err", err)
+		d.report(log, d.Reject, callID, offer.Agent)
+		return nil, fmt.Errorf("ring agent %s: %w", offer.Agent, err)
+	default:
+		log.Info("agent's phone did not answer", "err", err)
+		d.report(log, d.NoAnswer, callID, offer.Agent)
+		return nil, fmt.Errorf("ring agent %s: %w", offer.Agent, err)
+	}
+	if err := d.Answer(callID, offer.Agent); err != nil {
+		// The ring timed out in the distributor as the phone answered.
+		if herr := call.Leg.Hangup(context.WithoutCancel(ctx)); herr != nil {
+			log.Debug("agent leg already ended", "err", herr)
+		}
+		return nil, fmt.Errorf("agent %s answered: %w", offer.Agent, err)
+	}
+	log.Info("agent answered", "after", call.Ringing, "leg", call.Leg.ID())
+	return call.Leg, nil
+}
+
+// report tells the distributor how a ring ended; an offer it has already
+// withdrawn is no news.
+func (d *agentDesk) report(log *slog.Logger, fn func(callID, agentID string) error, callID, agent string) {
+	if err := fn(callID, agent); err != nil {
+		log.Debug("ring outcome not reported", "err", err)
+	}
+}
+
+// headerSummary is the transfer's summary for the agent's phone: redacted
+// (the brain's summary already is; a summary from elsewhere may not be),
+// on one line, and short enough for a SIP header.
+func headerSummary(s string) string {
+	s = strings.Join(strings.Fields(redact.Redact(s)), " ")
+	if len(s) <= maxSummaryHeader {
+		return s
+	}
+	n := maxSummaryHeader
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// Agents is the agents' view for the operator's API.
+func (d *agentDesk) Agents() []api.AgentView {
+	snap := d.Snapshot()
+	out := make([]api.AgentView, len(snap.Agents))
+	for i, a := range snap.Agents {
+		out[i] = api.AgentView{ID: a.ID, Name: a.Name, State: a.State.String(), Since: a.Since, Reason: a.Reason, CallID: a.Call}
+	}
+	return out
+}
+
+// Queues is the queues' view for the operator's API: a caller whose
+// agent's phone rings still waits.
+func (d *agentDesk) Queues() []api.QueueView {
+	snap := d.Snapshot()
+	out := make([]api.QueueView, len(snap.Queues))
+	for i, q := range snap.Queues {
+		out[i] = api.QueueView{Name: q.Name, Waiting: q.Waiting + q.Ringing, LongestWait: q.LongestWait, AgentsAvailable: q.Available}
+	}
+	return out
+}
+
+// start keeps the queue and agent gauges current from the distributor's
+// events until close.
+func (d *agentDesk) start(ctx context.Context) {
+	ctx, d.stop = context.WithCancel(ctx)
+	sub := d.Subscribe(64)
+	d.gauges()
+	d.watching.Go(func() {
+		defer sub.Close()
+		for {
+			select {
+			case _, ok := <-sub.Events():
+				if !ok {
+					return
+				}
+				// A whole snapshot rather than the event: a lost event
+				// then costs nothing.
+				d.gauges()
+			case <-ctx.Done():
+				return
+			}
+		}
+	})
+}
+
+// states are the agent states the gauges report, all of them, so a state
+// nobody is in reads 0 rather than its last count.
+var states = []routing.State{routing.Offline, routing.Available, routing.Ringing, routing.OnCall, routing.WrapUp, routing.NotReady}
+
+func (d *agentDesk) gauges() {
+	snap := d.Snapshot()
+	for _, q := range snap.Queues {
+		d.m.QueueLength(q.Name, q.Waiting+q.Ringing)
+	}
+	for _, st := range states {
+		d.m.Agents(st.String(), snap.ByState[st])
+	}
+}
+
+// close stops the gauges and abandons the calls still waiting.
+func (d *agentDesk) close() {
+	if d.stop != nil {
+		d.stop()
+		d.watching.Wait()
+	}
+	d.Close()
+}
