@@ -148,7 +148,9 @@ func startQueueCall(t *testing.T, ctx context.Context, agents Agents, caller dia
 	s := newSession(m, Call{Leg: hotline, Log: slog.New(slog.DiscardHandler), MessagePath: qc.msg,
 		OnTurn: func(t Turn) { qc.turns <- t }, Caller: caller, Agents: agents})
 	go qc.heard.run(ctx, callerLeg)
-	go func() { qc.done <- s.toQueue(ctx, TransferTurn{Queue: "general", Reason: reason, Summary: "wants a person"}) }()
+	go func() {
+		qc.done <- s.toQueue(ctx, TransferTurn{Queue: "general", Reason: reason, Summary: "wants a person"})
+	}()
 	return qc
 }
 
