@@ -1,9 +1,12 @@
 // Package web holds the pages Hotline serves to browsers: the caller's
-// "Call us" page now, the agent desktop later. They are plain HTML, CSS
-// and JavaScript with no build step, embedded in the binary.
+// "Call us" page, and the agent and supervisor desktops. They are plain
+// HTML, CSS and JavaScript with no build step, embedded in the binary.
 //
-// Layout: static/caller/ is the caller page, static/shared/ the code
-// every page uses (the signaling client). A new page is a new folder.
+// Layout: static/caller/ is the caller page (served beside the WebRTC
+// signaling), static/agent/ and static/supervisor/ the desktops (served by
+// the operator's API, whose data they show), static/shared/ the code the
+// pages share: the signaling client, and the desktops' API client, live
+// event stream and look. A new page is a new folder.
 package web
 
 import (

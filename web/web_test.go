@@ -8,14 +8,20 @@ import (
 	"testing"
 )
 
-func TestCallerPageIsServed(t *testing.T) {
+func TestPagesAreServed(t *testing.T) {
 	hs := httptest.NewServer(Handler())
 	defer hs.Close()
 	for path, want := range map[string]string{
-		"/caller/":             "<title>Call us</title>",
-		"/caller/caller.js":    "setCodecPreferences",
-		"/caller/caller.css":   ".meter",
-		"/shared/signaling.js": "class HotlineSignaling",
+		"/caller/":                  "<title>Call us</title>",
+		"/caller/caller.js":         "setCodecPreferences",
+		"/caller/caller.css":        ".meter",
+		"/shared/signaling.js":      "class HotlineSignaling",
+		"/shared/desk.js":           "const HotlineDesk",
+		"/shared/desk.css":          ".emo-angry",
+		"/agent/":                   "<title>Hotline agent</title>",
+		"/agent/agent.js":           "window.hotlineAgent",
+		"/supervisor/":              "<title>Hotline supervisor</title>",
+		"/supervisor/supervisor.js": "alerts/",
 	} {
 		resp, err := http.Get(hs.URL + path)
 		if err != nil {
