@@ -3,25 +3,33 @@
 // requests, crisis alerts and the live event stream, beside the health,
 // readiness and metrics endpoints.
 //
-// Every /api/v1 request carries "Authorization: Bearer <token>". A token
-// grants a role:
+// Every /api/v1 request but the login carries "Authorization: Bearer
+// <token>". A token grants a role:
 //
 //	endpoint                                 agent       supervisor  admin
+//	POST /api/v1/login                       (no token: an agent's id and password)
 //	GET /api/v1/calls                        -           yes         yes
 //	GET /api/v1/calls/{id}                   own calls   yes         yes
 //	GET /api/v1/calls/{id}/recordings/{rid}  -           yes         yes
 //	GET /api/v1/agents                       -           yes         yes
+//	GET /api/v1/agents/{id}                  own         yes         yes
+//	POST /api/v1/agents/{id}/state           own         yes         yes
 //	GET /api/v1/queues                       yes         yes         yes
 //	GET /api/v1/callbacks                    -           yes         yes
 //	GET /api/v1/alerts                       -           yes         yes
+//	POST /api/v1/alerts/{id}/ack             -           yes         yes
 //	GET /api/v1/events                       own calls   yes         yes
 //
-// An agent's own calls are those the call record or one of its transfers
-// names the agent on (the token's name is the agent's id); an agent hears
-// recordings through the agent desktop, not this API. No token, or an
-// unknown one, is 401; a role that may not is 403. /healthz, /readyz and
-// /metrics need no token: probes and scrapers have none, and they show no
-// caller's data.
+// Tokens are the configured ones (api.tokens), and the agent tokens the
+// login signs: HMAC-SHA256 over the agent's id, the agent role and an
+// expiry, with the key api.session_key_env names (or one random per
+// process). An agent's own calls are those the call record or one of its
+// transfers names the agent on (the token's name is the agent's id); an
+// agent hears recordings through the agent desktop, not this API. No
+// token, or an unknown or expired one, is 401; a role that may not is 403.
+// /healthz, /readyz and /metrics need no token: probes and scrapers have
+// none, and they show no caller's data. Nor do the desktops' static pages,
+// /agent/ and /supervisor/: they hold no data, and ask for a token.
 //
 // Personal data: the store redacts what callers said before it is written;
 // this package adds nothing that could carry more. Error messages that echo
@@ -30,8 +38,11 @@
 // holds the redacted path only (never the query or a header), and a
 // recording's file path never leaves the server.
 //
-// Errors are JSON: {"error": "..."} with 400 for a bad parameter, 401, 403,
-// 404, and 500 (details in the log only).
+// Errors are JSON: {"error": "..."} with 400 for a bad parameter or body
+// (naming every problem), 401, 403, 404, 409 for a state change the agent's
+// state does not allow, 415 for a body that is not JSON, 429 for too many
+// login attempts, 501 for what the node does not provide, and 500 (details
+// in the log only).
 package api
 
 import (
@@ -98,6 +109,12 @@ type Deps struct {
 	// Agents and Queues come from routing; nil lists none.
 	Agents Agents
 	Queues Queues
+	// Login checks an agent's id and password for POST /api/v1/login
+	// (the agents' SIP passwords). It must take the same time whether or
+	// not the agent exists. Nil: no login (501).
+	Login func(agent, password string) bool
+	// AgentControl changes agents' states (routing's SetState); nil: 501.
+	AgentControl AgentControl
 }
 
 // readTimeout bounds a request's database work.
@@ -108,6 +125,9 @@ type server struct {
 	deps   Deps
 	log    *slog.Logger
 	tokens []token
+	// sessionKey signs agents' login tokens; logins limits attempts.
+	sessionKey []byte
+	logins     *addrLimiter
 }
 
 // token is an accepted token, kept as its hash so that comparing takes the
@@ -127,6 +147,9 @@ func New(cfg Config, deps Deps, log *slog.Logger) (http.Handler, error) {
 	if cfg.Heartbeat == 0 {
 		cfg.Heartbeat = DefaultHeartbeat
 	}
+	if cfg.SessionTTL == 0 {
+		cfg.SessionTTL = DefaultSessionTTL
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}
@@ -136,7 +159,11 @@ func New(cfg Config, deps Deps, log *slog.Logger) (http.Handler, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &server{cfg: cfg, deps: deps, log: log}
+	key, err := sessionKey(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
+	s := &server{cfg: cfg, deps: deps, log: log, sessionKey: key, logins: newAddrLimiter(loginRefill, loginBurst)}
 	seen := map[[sha256.Size]byte]string{}
 	for _, t := range cfg.Tokens {
 		v := t.Value
@@ -166,11 +193,19 @@ func New(cfg Config, deps Deps, log *slog.Logger) (http.Handler, error) {
 	mux.Handle("GET /api/v1/calls", s.auth(RoleSupervisor, s.listCalls))
 	mux.Handle("GET /api/v1/calls/{id}", s.auth(RoleAgent, s.call))
 	mux.Handle("GET /api/v1/calls/{id}/recordings/{rid}", s.auth(RoleSupervisor, s.recording))
+	mux.HandleFunc("POST /api/v1/login", s.login)
 	mux.Handle("GET /api/v1/agents", s.auth(RoleSupervisor, s.agents))
+	mux.Handle("GET /api/v1/agents/{id}", s.auth(RoleAgent, s.agent))
+	mux.Handle("POST /api/v1/agents/{id}/state", s.auth(RoleAgent, s.setAgentState))
 	mux.Handle("GET /api/v1/queues", s.auth(RoleAgent, s.queues))
 	mux.Handle("GET /api/v1/callbacks", s.auth(RoleSupervisor, s.callbacks))
 	mux.Handle("GET /api/v1/alerts", s.auth(RoleSupervisor, s.alerts))
+	mux.Handle("POST /api/v1/alerts/{id}/ack", s.auth(RoleSupervisor, s.ackAlert))
 	mux.Handle("GET /api/v1/events", s.auth(RoleAgent, s.events))
+	desk := pages()
+	for _, dir := range []string{"/agent/", "/supervisor/", "/shared/"} {
+		mux.Handle("GET "+dir, desk)
+	}
 	return s.logRequests(mux), nil
 }
 
@@ -192,9 +227,10 @@ func principalOf(ctx context.Context) principal {
 	return p
 }
 
-// authenticate finds the request's token. Every token is compared, in
-// constant time, so the time taken tells nothing about which (or whether
-// one) matched.
+// authenticate finds the request's token: an agent's login token, or one
+// of the configured ones. Every configured token is compared, in constant
+// time, so the time taken tells nothing about which (or whether one)
+// matched.
 func (s *server) authenticate(r *http.Request) (principal, bool, bool) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
@@ -204,7 +240,11 @@ func (s *server) authenticate(r *http.Request) (principal, bool, bool) {
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return principal{}, true, false
 	}
-	sum := sha256.Sum256([]byte(strings.TrimSpace(tok)))
+	tok = strings.TrimSpace(tok)
+	if p, ok := verifySession(s.sessionKey, tok, time.Now()); ok {
+		return p, true, true
+	}
+	sum := sha256.Sum256([]byte(tok))
 	found := -1
 	for i := range s.tokens {
 		if subtle.ConstantTimeCompare(sum[:], s.tokens[i].hash[:]) == 1 {
@@ -269,7 +309,7 @@ func (s *server) agents(w http.ResponseWriter, r *http.Request) {
 	out := []agentJSON{}
 	if s.deps.Agents != nil {
 		for _, a := range s.deps.Agents.Agents() {
-			out = append(out, agentJSON{ID: a.ID, Name: a.Name, State: a.State, Since: a.Since.UTC(), Reason: a.Reason, CallID: a.CallID})
+			out = append(out, toAgent(a))
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"agents": out})

@@ -38,8 +38,16 @@ func (r Role) String() string {
 const (
 	DefaultListen    = "127.0.0.1:8080"
 	DefaultHeartbeat = 15 * time.Second
+	// DefaultSessionTTL is how long an agent's login lasts: a shift.
+	DefaultSessionTTL = 12 * time.Hour
+	// maxSessionTTL keeps login tokens short-lived: they cannot be revoked
+	// one by one, only all at once by changing the signing key.
+	maxSessionTTL = 24 * time.Hour
 	// minTokenLen: a shorter token is guessable, not a secret.
 	minTokenLen = 16
+	// minSessionKeyLen is a signing key's length: HMAC-SHA256's block of
+	// security.
+	minSessionKeyLen = 32
 )
 
 // Config is the api section of the configuration file.
@@ -58,6 +66,14 @@ type Config struct {
 	// Heartbeat is how often the live event stream sends a comment to keep
 	// proxies from closing an idle stream. Default 15 s.
 	Heartbeat time.Duration `yaml:"heartbeat"`
+	// SessionKeyEnv names the environment variable holding the key (at
+	// least 32 characters) that signs agents' login tokens. Nodes sharing
+	// the key accept each other's tokens, and tokens outlive a restart.
+	// Empty: a random key per process.
+	SessionKeyEnv string `yaml:"session_key_env"`
+	// SessionTTL is how long an agent's login token is valid. Default
+	// 12 h, at most 24 h.
+	SessionTTL time.Duration `yaml:"session_ttl"`
 	// RecordingsDir is where recordings are written (recording.dir); only
 	// files under it are served. Empty: no recording is served.
 	RecordingsDir string `yaml:"-"`
@@ -80,7 +96,7 @@ type Token struct {
 
 // DefaultConfig listens on the loopback interface and accepts no token.
 func DefaultConfig() Config {
-	return Config{Listen: DefaultListen, Heartbeat: DefaultHeartbeat}
+	return Config{Listen: DefaultListen, Heartbeat: DefaultHeartbeat, SessionTTL: DefaultSessionTTL}
 }
 
 // Validate reports the first setting the API cannot start with. It does
@@ -99,6 +115,12 @@ func (c Config) Validate() error {
 	}
 	if c.Heartbeat < 0 {
 		return fmt.Errorf("api.heartbeat %v: must not be negative (0: %v)", c.Heartbeat, DefaultHeartbeat)
+	}
+	if c.SessionKeyEnv != "" && !validEnvName(c.SessionKeyEnv) {
+		return fmt.Errorf("api.session_key_env %q: want the name of the environment variable holding the key", c.SessionKeyEnv)
+	}
+	if c.SessionTTL < 0 || c.SessionTTL > maxSessionTTL || c.SessionTTL > 0 && c.SessionTTL < time.Minute {
+		return fmt.Errorf("api.session_ttl %v: want 1m to %v (0: %v)", c.SessionTTL, maxSessionTTL, DefaultSessionTTL)
 	}
 	names := map[string]bool{}
 	for i, t := range c.Tokens {

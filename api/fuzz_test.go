@@ -1,11 +1,14 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/hotline-cc/hotline/store"
@@ -66,5 +69,44 @@ func FuzzQuery(f *testing.F) {
 		check("callbacks", err, bf.Cursor, func() error { _, err := st.Callbacks(ctx, bf); return err })
 		af, err := parseAlertFilter(q)
 		check("alerts", err, af.Cursor, func() error { _, err := st.CrisisAlerts(ctx, af); return err })
+	})
+}
+
+// Whatever the body, the login's and the state change's decoding never
+// panics; a rejection is a clear, short message; and what is accepted is
+// what the handlers rely on.
+func FuzzDeskBody(f *testing.F) {
+	for _, seed := range []string{
+		`{"agent":"alice","password":"pw"}`,
+		`{"state":"available"}`,
+		`{"state":"not_ready","reason":"lunch"}`,
+		`{"state":"not_ready","reason":"a\u0000b"}`,
+		`{"agent":"a b","password":""}`,
+		`{"state":"available"} {}`, `[]`, `null`, `"x"`, `{"state":1}`, `{"x":1}`, ``, `{`,
+		`{"agent":"\ud800","password":"\xff"}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		checkBad := func(what string, err error) {
+			var bad badRequest
+			if !errors.As(err, &bad) {
+				t.Fatalf("%s: %v is not a bad request", what, err)
+			}
+			if msg := safeText(err.Error()); msg == "" || len(msg) > maxErrText || !utf8.ValidString(msg) {
+				t.Fatalf("%s: message %q", what, msg)
+			}
+		}
+		if l, err := parseLogin(bytes.NewReader(body)); err != nil {
+			checkBad("login", err)
+		} else if !validName(l.Agent) || l.Password == "" || len(l.Password) > maxPassword {
+			t.Fatalf("login accepted %+v", l)
+		}
+		if c, err := parseStateChange(bytes.NewReader(body)); err != nil {
+			checkBad("state", err)
+		} else if !contains(manualStates, c.State) || len(c.Reason) > maxReason || c.Reason != "" && c.State != "not_ready" ||
+			!utf8.ValidString(c.Reason) || strings.IndexFunc(c.Reason, unicode.IsControl) >= 0 {
+			t.Fatalf("state change accepted %+v", c)
+		}
 	})
 }

@@ -5,12 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -20,6 +22,7 @@ import (
 
 	"github.com/hotline-cc/hotline/events"
 	"github.com/hotline-cc/hotline/metrics"
+	"github.com/hotline-cc/hotline/routing"
 	"github.com/hotline-cc/hotline/store"
 )
 
@@ -63,6 +66,7 @@ type fixture struct {
 	log     *syncBuf
 	ready   atomic.Pointer[error]
 	recDir  string
+	control *fakeControl
 
 	// Calls, newest first as the API lists them.
 	calls []int64
@@ -80,6 +84,32 @@ type fixture struct {
 type agentsStub []AgentView
 
 func (a agentsStub) Agents() []AgentView { return a }
+
+// fakeControl records state changes; an agent named "nobody" is unknown,
+// and no agent may go offline while available.
+type fakeControl struct {
+	mu  sync.Mutex
+	set []string // agent=state/reason
+}
+
+func (c *fakeControl) SetState(agent, state, reason string) error {
+	switch {
+	case agent == "nobody":
+		return fmt.Errorf("agent %s: %w", agent, routing.ErrUnknownAgent)
+	case state == "offline":
+		return &routing.TransitionError{Agent: agent, From: routing.Available, To: routing.Offline}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.set = append(c.set, agent+"="+state+"/"+reason)
+	return nil
+}
+
+func (c *fakeControl) changes() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.set)
+}
 
 type queuesStub []QueueView
 
@@ -110,6 +140,14 @@ func newFixtureWith(t testing.TB, edit func(*Config)) *fixture {
 
 func newFixtureBus(t testing.TB, bus *events.Bus, edit func(*Config)) *fixture {
 	t.Helper()
+	return newFixtureDeps(t, bus, edit, func(*Deps) {})
+}
+
+// newFixtureDeps lets a test change the dependencies the API gets, after
+// the fixture's defaults: agents' passwords are "pw-" and their id, and
+// state changes go to f.control.
+func newFixtureDeps(t testing.TB, bus *events.Bus, edit func(*Config), editDeps func(*Deps)) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	sc := store.DefaultConfig()
@@ -127,7 +165,8 @@ func newFixtureBus(t testing.TB, bus *events.Bus, edit func(*Config)) *fixture {
 
 	cfg := testConfig(f.recDir)
 	edit(&cfg)
-	h, err := New(cfg, Deps{
+	f.control = &fakeControl{}
+	deps := Deps{
 		Store:   st,
 		Events:  f.bus,
 		Metrics: f.metrics.Handler(),
@@ -137,9 +176,13 @@ func newFixtureBus(t testing.TB, bus *events.Bus, edit func(*Config)) *fixture {
 			}
 			return nil
 		},
-		Agents: agentsStub{{ID: "alice", Name: "Alice", State: "busy", Since: t0, CallID: "c1@test"}, {ID: "bob", Name: "Bob", State: "away", Since: t0, Reason: "break"}},
-		Queues: queuesStub{{Name: "billing", Waiting: 3, LongestWait: 95 * time.Second, AgentsAvailable: 1}},
-	}, slog.New(slog.NewTextHandler(f.log, &slog.HandlerOptions{Level: slog.LevelDebug})))
+		Agents:       agentsStub{{ID: "alice", Name: "Alice", State: "busy", Since: t0, CallID: "c1@test"}, {ID: "bob", Name: "Bob", State: "away", Since: t0, Reason: "break"}},
+		Queues:       queuesStub{{Name: "billing", Waiting: 3, LongestWait: 95 * time.Second, AgentsAvailable: 1}},
+		Login:        func(agent, password string) bool { return password == "pw-"+agent },
+		AgentControl: f.control,
+	}
+	editDeps(&deps)
+	h, err := New(cfg, deps, slog.New(slog.NewTextHandler(f.log, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatal(err)
 	}

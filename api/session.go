@@ -1,0 +1,269 @@
+package api
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// An agent's login token is "hls1.<payload>.<mac>": the payload is the
+// base64url JSON of sessionClaims, the mac base64url HMAC-SHA256 over
+// "hls1.<payload>" with the node's session key. It is checked without a
+// lookup, so every node holding the key accepts it.
+const sessionPrefix = "hls1."
+
+type sessionClaims struct {
+	Agent string `json:"sub"`
+	Role  string `json:"role"`
+	Exp   int64  `json:"exp"` // Unix seconds
+}
+
+// Login limits. Wrong credentials are answered after loginFailDelay, the
+// same whatever was wrong, so the time tells nothing and a guesser goes
+// slowly; each address may fail loginBurst times, then once every
+// loginRefill. A login that succeeds gives its token back: a floor of
+// agents behind one address logs in at nine without tripping the limit.
+const (
+	loginFailDelay = 400 * time.Millisecond
+	loginBurst     = 10
+	loginRefill    = 6 * time.Second
+	maxPassword    = 256
+)
+
+// sessionKey reads the signing key from the environment variable the
+// configuration names, or makes a random one for this process.
+func sessionKey(cfg Config) ([]byte, error) {
+	if cfg.SessionKeyEnv == "" {
+		key := make([]byte, minSessionKeyLen)
+		if _, err := rand.Read(key); err != nil {
+			return nil, fmt.Errorf("session key: %w", err)
+		}
+		return key, nil
+	}
+	v := os.Getenv(cfg.SessionKeyEnv)
+	if len(v) < minSessionKeyLen {
+		return nil, fmt.Errorf("environment variable %s (api.session_key_env): %d characters, want at least %d", cfg.SessionKeyEnv, len(v), minSessionKeyLen)
+	}
+	return []byte(v), nil
+}
+
+func sessionMAC(key []byte, signed string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(signed))
+	return m.Sum(nil)
+}
+
+// mintSession signs an agent token for agent, valid until exp.
+func mintSession(key []byte, agent string, exp time.Time) (string, error) {
+	b, err := json.Marshal(sessionClaims{Agent: agent, Role: RoleAgent.String(), Exp: exp.Unix()})
+	if err != nil {
+		return "", fmt.Errorf("session token: %w", err)
+	}
+	signed := sessionPrefix + base64.RawURLEncoding.EncodeToString(b)
+	return signed + "." + base64.RawURLEncoding.EncodeToString(sessionMAC(key, signed)), nil
+}
+
+// verifySession reads an agent token: signed with key, not expired at now,
+// for a well-formed agent id. Only the agent role is ever minted, so no
+// other is accepted.
+func verifySession(key []byte, tok string, now time.Time) (principal, bool) {
+	if !strings.HasPrefix(tok, sessionPrefix) {
+		return principal{}, false
+	}
+	i := strings.LastIndexByte(tok, '.')
+	if i < len(sessionPrefix) {
+		return principal{}, false
+	}
+	mac, err := base64.RawURLEncoding.DecodeString(tok[i+1:])
+	if err != nil || !hmac.Equal(mac, sessionMAC(key, tok[:i])) {
+		return principal{}, false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(tok[len(sessionPrefix):i])
+	if err != nil {
+		return principal{}, false
+	}
+	var c sessionClaims
+	if json.Unmarshal(b, &c) != nil || c.Role != RoleAgent.String() || !validName(c.Agent) || now.Unix() >= c.Exp {
+		return principal{}, false
+	}
+	return principal{name: c.Agent, role: RoleAgent}, true
+}
+
+type loginRequest struct {
+	Agent    string `json:"agent"`
+	Password string `json:"password"`
+}
+
+// parseLogin reads POST /api/v1/login's body.
+func parseLogin(r io.Reader) (loginRequest, error) {
+	var req loginRequest
+	if err := decodeBody(r, &req); err != nil {
+		return loginRequest{}, err
+	}
+	var bad []string
+	if !validName(req.Agent) {
+		bad = append(bad, "agent: want the agent's id, 1 to 64 letters, digits, . _ @ -")
+	}
+	if req.Password == "" || len(req.Password) > maxPassword {
+		bad = append(bad, fmt.Sprintf("password: want 1 to %d characters", maxPassword))
+	}
+	return req, badList(bad)
+}
+
+// login exchanges an agent's id and password for a token of the agent
+// role, for the agent desktop.
+func (s *server) login(w http.ResponseWriter, r *http.Request) {
+	if s.deps.Login == nil {
+		writeError(w, http.StatusNotImplemented, "agent login is not available on this node")
+		return
+	}
+	addr := remoteAddr(r)
+	if ok, wait := s.logins.allow(addr, time.Now()); !ok {
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
+		writeError(w, http.StatusTooManyRequests, "too many login attempts: wait and try again")
+		return
+	}
+	if !isJSON(w, r) {
+		return
+	}
+	req, err := parseLogin(r.Body)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if rl, ok := r.Context().Value(reqLogKey).(*reqLog); ok {
+		rl.who = req.Agent
+	}
+	if !s.deps.Login(req.Agent, req.Password) {
+		if !sleepCtx(r.Context(), loginFailDelay) {
+			return
+		}
+		w.Header().Set("WWW-Authenticate", `Bearer realm="hotline"`)
+		writeError(w, http.StatusUnauthorized, "wrong agent or password")
+		return
+	}
+	s.logins.refund(addr)
+	exp := time.Now().Add(s.cfg.SessionTTL).Truncate(time.Second)
+	tok, err := mintSession(s.sessionKey, req.Agent, exp)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"token": tok, "agent": req.Agent, "role": RoleAgent.String(), "expires_at": exp.UTC()})
+}
+
+// sleepCtx waits d unless ctx ends first; it reports whether it waited.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// remoteAddr is the request's peer; behind a proxy that is the proxy, so
+// the limit is then the proxy's, shared by its clients.
+func remoteAddr(r *http.Request) netip.Addr {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	a, _ := netip.ParseAddr(host)
+	return a
+}
+
+// bucket is a token bucket: rate tokens a second up to burst.
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+// maxBuckets bounds the limiter's memory when many addresses try at once;
+// past it, unknown addresses are refused until buckets refill and go.
+const maxBuckets = 100_000
+
+// addrLimiter keeps a token bucket per remote address. IPv6 addresses are
+// grouped by /64, the block one subscriber gets, so a guesser cannot dodge
+// the limit by walking through their own addresses.
+type addrLimiter struct {
+	rate, burst float64
+
+	mu        sync.Mutex
+	buckets   map[netip.Addr]*bucket
+	lastSweep time.Time
+}
+
+func newAddrLimiter(every time.Duration, burst int) *addrLimiter {
+	return &addrLimiter{rate: float64(time.Second) / float64(every), burst: float64(burst), buckets: make(map[netip.Addr]*bucket)}
+}
+
+func addrKey(a netip.Addr) netip.Addr {
+	a = a.Unmap()
+	if a.Is6() {
+		a = netip.PrefixFrom(a, 64).Masked().Addr()
+	}
+	return a
+}
+
+// allow spends a token of a's bucket; when it is empty it returns how long
+// until the next token.
+func (l *addrLimiter) allow(a netip.Addr, now time.Time) (bool, time.Duration) {
+	key := addrKey(a)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.buckets[key]
+	if b == nil {
+		if len(l.buckets) >= maxBuckets || now.Sub(l.lastSweep) > time.Minute {
+			l.sweep(now)
+		}
+		if len(l.buckets) >= maxBuckets {
+			return false, time.Second
+		}
+		b = &bucket{tokens: l.burst, last: now}
+		l.buckets[key] = b
+	}
+	b.tokens = min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
+	b.last = now
+	if b.tokens >= 1 {
+		b.tokens--
+		return true, 0
+	}
+	return false, time.Duration((1 - b.tokens) / l.rate * float64(time.Second))
+}
+
+// refund gives back the token allow took.
+func (l *addrLimiter) refund(a netip.Addr) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if b := l.buckets[addrKey(a)]; b != nil {
+		b.tokens = min(l.burst, b.tokens+1)
+	}
+}
+
+// sweep forgets buckets that have filled up again: they are the same as
+// new ones. l.mu is held.
+func (l *addrLimiter) sweep(now time.Time) {
+	l.lastSweep = now
+	full := time.Duration(l.burst / l.rate * float64(time.Second))
+	for a, b := range l.buckets {
+		if now.Sub(b.last) >= full {
+			delete(l.buckets, a)
+		}
+	}
+}
