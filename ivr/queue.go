@@ -157,7 +157,7 @@ func (s *session) waitInQueue(ctx context.Context, q routing.QueueConfig, tr Tra
 	if err != nil {
 		return waitEnd{}, fmt.Errorf("queue %s: %w", q.Name, err)
 	}
-	s.c.Log.Info("waiting for an agent", "queue", q.Name, "class", ticket.Class)
+	s.c.Log.Info("waiting for an agent", "queue", q.Name, "class", ticket.Class.String())
 
 	hold := &holdSource{music: s.m.prompts.HoldMusic, n: media.FrameSamples(s.rate)}
 	music := s.holdMusic(qctx, hold)
@@ -208,7 +208,7 @@ func (s *session) waitInQueue(ctx context.Context, q routing.QueueConfig, tr Tra
 				return waitEnd{outcome: o}, nil
 			default: // Overflowed, Abandoned: final
 				music.stop()
-				s.c.Log.Info("left the queue", "queue", q.Name, "outcome", o.Kind, "reason", o.Reason,
+				s.c.Log.Info("left the queue", "queue", q.Name, "outcome", o.Kind.String(), "reason", o.Reason,
 					"overflow", o.Overflow.Action, "waited", time.Since(since).Round(time.Millisecond))
 				return waitEnd{outcome: o}, nil
 			}
@@ -300,7 +300,7 @@ func (s *session) talk(ctx context.Context, agent media.Leg, o routing.Outcome, 
 	if err != nil && ctx.Err() == nil {
 		s.c.Log.Warn("conversation with the agent cut", "agent", o.Agent, "err", err)
 	}
-	s.c.Log.Info("agent call ended", "agent", o.Agent, "hung_up", res.HungUp, "talked", res.Duration.Round(time.Millisecond))
+	s.c.Log.Info("agent call ended", "agent", o.Agent, "hung_up", res.HungUp.String(), "talked", res.Duration.Round(time.Millisecond))
 }
 
 // hangupWait bounds the BYE to a leg whose call has ended.

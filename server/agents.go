@@ -60,7 +60,7 @@ func (d *agentDesk) registered(ev sip.RegistrationEvent) {
 	err := d.SetState(ev.User, to, "")
 	switch {
 	case err == nil:
-		d.log.Info("agent phone", "agent", ev.User, "bindings", len(ev.Bindings), "state", to)
+		d.log.Info("agent phone", "agent", ev.User, "bindings", len(ev.Bindings), "state", to.String())
 	case errors.Is(err, routing.ErrUnknownAgent):
 		d.log.Warn("a phone registered for a user who is not a routing agent", "user", ev.User)
 	default:

@@ -175,6 +175,10 @@ type node struct {
 // e2eAPIToken is the supervisor's token for Hotline's operator API.
 const e2eAPIToken = "e2e-supervisor-token-0123456789"
 
+// e2eAgentPassword is the digest password of the agents' phones, in
+// HOTLINE_TEST_AGENT_PW.
+const e2eAgentPassword = "agent-pw-0123456789"
+
 // e2eOpenAIKey is the API key Hotline has for OpenAI-compatible test
 // servers.
 const e2eOpenAIKey = "sk-e2e-0123456789abcdef"
@@ -186,8 +190,8 @@ const e2eOpenAIKey = "sk-e2e-0123456789abcdef"
 // with the supervisor token e2eAPIToken, webrtc on a free port and
 // loopback; dialog, which is the key and voice
 // menu unless extra sets it). The environment has
-// HOTLINE_TEST_SECRET=s3cret-pw for a trunk's password_env, and
-// OPENAI_API_KEY.
+// HOTLINE_TEST_SECRET=s3cret-pw for a trunk's password_env,
+// HOTLINE_TEST_AGENT_PW for an agent phone's, and OPENAI_API_KEY.
 func startHotline(t *testing.T, sipSection, extra string) *node {
 	t.Helper()
 	dir := t.TempDir()
@@ -229,7 +233,7 @@ func launchHotline(t *testing.T, dir string, port int) *node {
 	n.cmd = exec.Command(hotlineBin, "serve", "-config", cfgPath)
 	n.cmd.Dir = dir
 	n.cmd.Env = append(os.Environ(), "HOTLINE_TEST_SECRET=s3cret-pw", "OPENAI_API_KEY="+e2eOpenAIKey,
-		"HOTLINE_TEST_TOKEN="+e2eAPIToken)
+		"HOTLINE_TEST_TOKEN="+e2eAPIToken, "HOTLINE_TEST_AGENT_PW="+e2eAgentPassword)
 	// Our own pipe, not StderrPipe: Wait must not close the reading end
 	// before the last lines (shutdown, a race report) are read.
 	pr, pw, err := os.Pipe()
