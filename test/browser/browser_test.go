@@ -1,6 +1,7 @@
-// Package browser runs Hotline's caller page in headless Chromium against
-// a real webrtc.Server: the page's microphone (a WAV) must reach the
-// server's leg, and the leg's audio must reach the page.
+// Package browser runs Hotline's pages in headless Chromium: the caller
+// page against a real webrtc.Server (the page's microphone, a WAV, must
+// reach the server's leg, and the leg's audio the page), and the agent and
+// supervisor desktops against the operator's API fed with live events.
 package browser
 
 import (
@@ -56,11 +57,14 @@ type legResult struct {
 	cause  error
 }
 
-func TestCallerPageInChromium(t *testing.T) {
+// needBrowser finds Chromium and node and installs the Node packages; a
+// browser test fails without them, unless -short skips it.
+func needBrowser(t *testing.T) (chromium string) {
+	t.Helper()
 	if testing.Short() {
-		t.Skip("browser test: runs headless Chromium for about 10 s; skipped under -short")
+		t.Skip("browser test: runs headless Chromium for several seconds; skipped under -short")
 	}
-	chromium := cmp(os.Getenv("CHROMIUM"), "/usr/bin/chromium")
+	chromium = cmp(os.Getenv("CHROMIUM"), "/usr/bin/chromium")
 	if _, err := os.Stat(chromium); err != nil {
 		t.Fatalf("no Chromium at %s (scripts/setup.sh installs Debian's chromium): %v", chromium, err)
 	}
@@ -72,6 +76,19 @@ func TestCallerPageInChromium(t *testing.T) {
 	if out, err := exec.CommandContext(ctx, "./setup.sh").CombinedOutput(); err != nil {
 		t.Fatalf("test/browser/setup.sh: %v\n%s", err, out)
 	}
+	return chromium
+}
+
+// screenshotDir is where a test's screenshots go: $HOTLINE_SCREENSHOT_DIR,
+// or a temporary directory.
+func screenshotDir(t *testing.T) string {
+	return cmp(os.Getenv("HOTLINE_SCREENSHOT_DIR"), t.TempDir())
+}
+
+func TestCallerPageInChromium(t *testing.T) {
+	chromium := needBrowser(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
 
 	wav := filepath.Join(t.TempDir(), "mic.wav")
 	writeWAV(t, wav, audiotest.Tone(wavRate, pageTone, 0.5, wavRate*wavSeconds))
@@ -120,10 +137,7 @@ func TestCallerPageInChromium(t *testing.T) {
 		}
 	}()
 
-	shot := filepath.Join(t.TempDir(), "caller.png")
-	if dir := os.Getenv("HOTLINE_SCREENSHOT_DIR"); dir != "" {
-		shot = filepath.Join(dir, "caller.png")
-	}
+	shot := filepath.Join(screenshotDir(t), "caller.png")
 	cmd := exec.CommandContext(ctx, "node", "call.mjs", hs.URL+"/caller/", wav, "4", shot)
 	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
 	cmd.Stderr = t.Output()

@@ -138,6 +138,8 @@
     $('timeline').replaceChildren();
     showEmotion(null);
     $('call-phase').textContent = 'Incoming call';
+    $('call-time').textContent = '—';
+    say('');
     $('waiting').hidden = true;
     $('wrapup').hidden = true;
     $('call').hidden = false;
@@ -175,6 +177,7 @@
         call.connected = true;
         call.started = Date.parse(e.at) || Date.now();
         $('call-phase').textContent = 'On the call';
+        showTime();
         if (d.queue) $('queue').textContent = d.queue;
         refresh();
         break;
@@ -231,9 +234,10 @@
     refresh();
   }
 
-  setInterval(() => {
+  function showTime() {
     if (call && call.connected && !call.ended) $('call-time').textContent = D.duration(Date.now() - call.started);
-  }, 1000);
+  }
+  setInterval(showTime, 1000);
 
   // ---- audio: the browser phone's hook ----
 

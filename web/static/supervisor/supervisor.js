@@ -201,10 +201,11 @@
       const page = await api.get('/api/v1/alerts?unacknowledged=true&limit=100');
       for (const a of page.alerts) {
         const key = 'id:' + a.id;
-        if (alerts.has(key)) continue;
         const heard = [...alerts.entries()].find(([k, v]) => k.startsWith('ev:') && v.excerpt === a.excerpt);
         if (heard) alerts.delete(heard[0]);
-        alerts.set(key, { id: a.id, call: heard ? heard[1].call : 'record ' + a.call, category: a.category, excerpt: a.excerpt, at: a.at });
+        const had = alerts.get(key);
+        const call = heard ? heard[1].call : had ? had.call : 'record ' + a.call;
+        alerts.set(key, Object.assign(had || {}, { id: a.id, call, category: a.category, excerpt: a.excerpt, at: a.at }));
       }
       renderAlerts();
     });
