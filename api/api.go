@@ -52,6 +52,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/hotline-cc/hotline/internal/ratelimit"
 	"log/slog"
 	"net/http"
 	"os"
@@ -127,7 +128,7 @@ type server struct {
 	tokens []token
 	// sessionKey signs agents' login tokens; logins limits attempts.
 	sessionKey []byte
-	logins     *addrLimiter
+	logins     *ratelimit.ByAddr
 }
 
 // token is an accepted token, kept as its hash so that comparing takes the
@@ -163,7 +164,7 @@ func New(cfg Config, deps Deps, log *slog.Logger) (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)
 	}
-	s := &server{cfg: cfg, deps: deps, log: log, sessionKey: key, logins: newAddrLimiter(loginRefill, loginBurst)}
+	s := &server{cfg: cfg, deps: deps, log: log, sessionKey: key, logins: ratelimit.New(float64(time.Second)/float64(loginRefill), loginBurst)}
 	seen := map[[sha256.Size]byte]string{}
 	for _, t := range cfg.Tokens {
 		v := t.Value

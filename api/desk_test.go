@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -154,36 +153,6 @@ func TestLoginRateLimit(t *testing.T) {
 	r := f.post(t, "/api/v1/login", "", `{"agent":"alice","password":"pw-alice"}`)
 	if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
 		t.Errorf("right password after the limit: %d, Retry-After %q: want 429 with Retry-After", r.status, r.header.Get("Retry-After"))
-	}
-}
-
-func TestAddrLimiter(t *testing.T) {
-	l := newAddrLimiter(time.Second, 2)
-	now := time.Now()
-	a := remoteAddr(&http.Request{RemoteAddr: "[2001:db8::1]:5060"})
-	b := remoteAddr(&http.Request{RemoteAddr: "[2001:db8::2]:5060"}) // the same /64
-	c := remoteAddr(&http.Request{RemoteAddr: "192.0.2.1:5060"})
-	for i, want := range []bool{true, true, false} {
-		if ok, _ := l.allow([]netip.Addr{a, b, a}[i], now); ok != want {
-			t.Errorf("attempt %d: %v, want %v", i, ok, want)
-		}
-	}
-	if ok, wait := l.allow(a, now); ok || wait != time.Second {
-		t.Errorf("empty bucket: %v, wait %v", ok, wait)
-	}
-	if ok, _ := l.allow(c, now); !ok {
-		t.Error("another address was limited")
-	}
-	l.refund(a)
-	if ok, _ := l.allow(a, now); !ok {
-		t.Error("a refunded token was not given back")
-	}
-	if ok, _ := l.allow(a, now.Add(time.Second)); !ok {
-		t.Error("the bucket did not refill")
-	}
-	l.sweep(now.Add(time.Hour))
-	if len(l.buckets) != 0 {
-		t.Errorf("%d buckets after a sweep, want 0", len(l.buckets))
 	}
 }
 

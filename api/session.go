@@ -15,7 +15,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -131,7 +130,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	addr := remoteAddr(r)
-	if ok, wait := s.logins.allow(addr, time.Now()); !ok {
+	if ok, wait := s.logins.Allow(addr, time.Now()); !ok {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
 		writeError(w, http.StatusTooManyRequests, "too many login attempts: wait and try again")
 		return
@@ -155,7 +154,7 @@ func (s *server) login(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "wrong agent or password")
 		return
 	}
-	s.logins.refund(addr)
+	s.logins.Refund(addr)
 	exp := time.Now().Add(s.cfg.SessionTTL).Truncate(time.Second)
 	tok, err := mintSession(s.sessionKey, req.Agent, exp)
 	if err != nil {
@@ -186,84 +185,4 @@ func remoteAddr(r *http.Request) netip.Addr {
 	}
 	a, _ := netip.ParseAddr(host)
 	return a
-}
-
-// bucket is a token bucket: rate tokens a second up to burst.
-type bucket struct {
-	tokens float64
-	last   time.Time
-}
-
-// maxBuckets bounds the limiter's memory when many addresses try at once;
-// past it, unknown addresses are refused until buckets refill and go.
-const maxBuckets = 100_000
-
-// addrLimiter keeps a token bucket per remote address. IPv6 addresses are
-// grouped by /64, the block one subscriber gets, so a guesser cannot dodge
-// the limit by walking through their own addresses.
-type addrLimiter struct {
-	rate, burst float64
-
-	mu        sync.Mutex
-	buckets   map[netip.Addr]*bucket
-	lastSweep time.Time
-}
-
-func newAddrLimiter(every time.Duration, burst int) *addrLimiter {
-	return &addrLimiter{rate: float64(time.Second) / float64(every), burst: float64(burst), buckets: make(map[netip.Addr]*bucket)}
-}
-
-func addrKey(a netip.Addr) netip.Addr {
-	a = a.Unmap()
-	if a.Is6() {
-		a = netip.PrefixFrom(a, 64).Masked().Addr()
-	}
-	return a
-}
-
-// allow spends a token of a's bucket; when it is empty it returns how long
-// until the next token.
-func (l *addrLimiter) allow(a netip.Addr, now time.Time) (bool, time.Duration) {
-	key := addrKey(a)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b := l.buckets[key]
-	if b == nil {
-		if len(l.buckets) >= maxBuckets || now.Sub(l.lastSweep) > time.Minute {
-			l.sweep(now)
-		}
-		if len(l.buckets) >= maxBuckets {
-			return false, time.Second
-		}
-		b = &bucket{tokens: l.burst, last: now}
-		l.buckets[key] = b
-	}
-	b.tokens = min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
-	b.last = now
-	if b.tokens >= 1 {
-		b.tokens--
-		return true, 0
-	}
-	return false, time.Duration((1 - b.tokens) / l.rate * float64(time.Second))
-}
-
-// refund gives back the token allow took.
-func (l *addrLimiter) refund(a netip.Addr) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if b := l.buckets[addrKey(a)]; b != nil {
-		b.tokens = min(l.burst, b.tokens+1)
-	}
-}
-
-// sweep forgets buckets that have filled up again: they are the same as
-// new ones. l.mu is held.
-func (l *addrLimiter) sweep(now time.Time) {
-	l.lastSweep = now
-	full := time.Duration(l.burst / l.rate * float64(time.Second))
-	for a, b := range l.buckets {
-		if now.Sub(b.last) >= full {
-			delete(l.buckets, a)
-		}
-	}
 }

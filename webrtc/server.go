@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"github.com/hotline-cc/hotline/internal/ratelimit"
 	"log/slog"
 	"net"
 	"net/http"
@@ -71,7 +72,7 @@ type Server struct {
 	auth     Authenticator
 	se       pion.SettingEngine
 	upgrader websocket.Upgrader
-	limiter  *addrLimiter
+	limiter  *ratelimit.ByAddr
 
 	ctx    context.Context // parent of every call
 	cancel context.CancelCauseFunc
@@ -94,7 +95,7 @@ func NewServer(cfg Config, onCall func(context.Context, *Call), log *slog.Logger
 		cfg:     cfg,
 		onCall:  onCall,
 		log:     log,
-		limiter: newAddrLimiter(cfg.CallRate, cfg.CallBurst),
+		limiter: ratelimit.New(cfg.CallRate, cfg.CallBurst),
 		calls:   make(map[string]*Call),
 		sockets: make(map[*socket]struct{}),
 	}
@@ -190,7 +191,7 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if ident.Anonymous() {
-		if ok, wait := s.limiter.allow(remote.Addr(), time.Now()); !ok {
+		if ok, wait := s.limiter.Allow(remote.Addr(), time.Now()); !ok {
 			s.log.Info("signaling refused: rate limited", "remote", remote.String())
 			w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
 			http.Error(w, "too many calls, try again later", http.StatusTooManyRequests)

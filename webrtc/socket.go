@@ -3,6 +3,7 @@ package webrtc
 import (
 	"encoding/json"
 	"errors"
+	"github.com/hotline-cc/hotline/internal/ratelimit"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -34,7 +35,7 @@ type socket struct {
 	// Reader side: touched by the reader goroutine only.
 	call    *Call
 	errors  int
-	msgRate bucket
+	msgRate ratelimit.Bucket
 }
 
 type closeReq struct {
@@ -160,7 +161,7 @@ func (k *socket) readLoop() {
 		case len(b) > limit:
 			k.refuse(protoErr(CodeTooBig, "message over %d bytes", limit))
 		default:
-			if ok, _ := k.msgRate.take(time.Now(), cfg.MessageRate, float64(cfg.MessageBurst)); !ok {
+			if ok, _ := k.msgRate.Take(time.Now(), cfg.MessageRate, float64(cfg.MessageBurst)); !ok {
 				k.refuse(protoErr(CodeRateLimited, "more than %g messages a second", cfg.MessageRate))
 				continue
 			}
