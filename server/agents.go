@@ -68,6 +68,15 @@ func (d *agentDesk) registered(ev sip.RegistrationEvent) {
 	}
 }
 
+// setState changes an agent's state at the desktops' request.
+func (d *agentDesk) setState(agentID, state, reason string) error {
+	to, err := routing.ParseState(state)
+	if err != nil {
+		return fmt.Errorf("%w: %w", routing.ErrInvalidTransition, err)
+	}
+	return d.SetState(agentID, to, reason)
+}
+
 // Queue resolves the queue a transfer names (ivr.Agents).
 func (d *agentDesk) Queue(name string) (routing.QueueConfig, bool) {
 	if q, ok := d.cfg.Queue(name); ok {

@@ -68,6 +68,12 @@ func TestRegistrationsMakeAgentsAvailable(t *testing.T) {
 		t.Errorf("registered alice is %s", s)
 	}
 	d.registered(sip.RegistrationEvent{User: "mallory", Bindings: []sip.Binding{binding("mallory", "sip:m@127.0.0.1")}})
+	if err := d.setState("alice", "not_ready", "lunch"); err != nil || agentState(d, "alice") != "not_ready" {
+		t.Errorf("alice to not ready: %v, %s", err, agentState(d, "alice"))
+	}
+	if err := d.setState("alice", "on_call", ""); !errors.Is(err, routing.ErrInvalidTransition) {
+		t.Errorf("alice to on_call: %v, want an invalid transition", err)
+	}
 	d.registered(sip.RegistrationEvent{User: "alice"})
 	if s := agentState(d, "alice"); s != "offline" {
 		t.Errorf("unregistered alice is %s", s)

@@ -20,7 +20,8 @@ var errDraining = errors.New("draining: not taking new calls")
 func (s *Server) startHTTP() error {
 	cfg := s.cfg.API
 	cfg.RecordingsDir = s.cfg.Recording.Dir
-	deps := api.Deps{Store: s.store, Events: s.events, Ready: s.ready, Agents: s.desk, Queues: s.desk}
+	deps := api.Deps{Store: s.store, Events: s.events, Ready: s.ready, Agents: s.desk, Queues: s.desk,
+		AgentControl: api.AgentControlFunc(s.desk.setState)}
 	if cfg.MetricsListen == "" {
 		deps.Metrics = s.metrics.Handler()
 	}
