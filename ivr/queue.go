@@ -163,8 +163,6 @@ func (s *session) waitInQueue(ctx context.Context, q routing.QueueConfig, tr Tra
 	music := s.holdMusic(qctx, hold)
 	defer music.stop()
 
-	// The first announcement comes after a moment of music, so that a
-	// caller an agent takes at once hears no numbers.
 	every := *q.AnnounceEvery
 	announceTimer := time.NewTimer(min(every, firstAnnouncement))
 	defer announceTimer.Stop()
