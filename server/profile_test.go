@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/hotline-cc/hotline/dialog"
+	"github.com/hotline-cc/hotline/sip"
 )
 
 // A caller in the customer directory reaches the dialog with their name,
@@ -31,5 +32,27 @@ func TestCallerProfileFromTheDirectory(t *testing.T) {
 	}
 	if _, err := loadDirectory(filepath.Join(t.TempDir(), "missing.csv"), slog.New(slog.DiscardHandler)); err == nil {
 		t.Error("a missing directory file did not stop start-up")
+	}
+}
+
+// An agent signs in to the desktop with their phone's password.
+func TestAgentLogin(t *testing.T) {
+	t.Setenv("HOTLINE_TEST_ALICE_PW", "alice-phone-secret")
+	s := &Server{}
+	s.cfg.SIP.Agents = []sip.AgentConfig{{User: "alice", PasswordEnv: "HOTLINE_TEST_ALICE_PW"},
+		{User: "bob", PasswordEnv: "HOTLINE_TEST_BOB_PW_UNSET"}}
+	for _, c := range []struct {
+		agent, password string
+		ok              bool
+	}{
+		{"alice", "alice-phone-secret", true},
+		{"alice", "wrong", false},
+		{"alice", "", false},
+		{"bob", "", false}, // no password in the environment: no sign-in
+		{"mallory", "alice-phone-secret", false},
+	} {
+		if got := s.agentLogin(c.agent, c.password); got != c.ok {
+			t.Errorf("login %s/%q: %v, want %v", c.agent, c.password, got, c.ok)
+		}
 	}
 }

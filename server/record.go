@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hotline-cc/hotline/dialog"
@@ -42,6 +43,11 @@ type callRecord struct {
 	bus     *events.Bus
 	callID  string
 	started time.Time
+	// opened is the call.started event, told again to the agent who takes
+	// the call; servedBy is that agent, whose live stream then carries the
+	// call's events.
+	opened   map[string]any
+	servedBy atomic.Pointer[string]
 
 	mu sync.Mutex
 	id int64 // the store's id of the call; 0 when it was not recorded
@@ -52,14 +58,19 @@ type callRecord struct {
 	queue, agent      string
 	queued, connected time.Time
 	callbackRequested bool
+	// handover is the last transfer to a queue: the agent's screen pop;
+	// said is the conversation with Hotline so far, for the agent's view.
+	handover ivr.TransferTurn
+	said     []turnLine
 }
 
 func (s *Server) openRecord(ctx context.Context, log *slog.Logger, c callInfo, base string) *callRecord {
 	r := &callRecord{ctx: context.WithoutCancel(ctx), log: log, st: s.store, m: s.metrics, bus: s.events,
-		callID: c.id, started: c.at}
+		callID: c.id, started: c.at,
+		opened: map[string]any{"from": c.from, "to": c.to, "channel": c.channel, "trunk": c.trunk}}
 	s.metrics.CallStarted()
 	s.metrics.CallAnswered()
-	r.publish("call.started", map[string]any{"from": c.from, "to": c.to, "channel": c.channel, "trunk": c.trunk})
+	r.publish("call.started", r.opened)
 	if r.st != nil {
 		err := r.write(func(ctx context.Context) (err error) {
 			r.id, err = r.st.CallStarted(ctx, store.CallStart{CallID: c.id, Node: s.node, From: c.from, To: c.to,
@@ -83,9 +94,14 @@ func (s *Server) openRecord(ctx context.Context, log *slog.Logger, c callInfo, b
 	return r
 }
 
-// publish tells the live event stream.
+// publish tells the live event stream; once an agent has the call, the
+// agent's own stream too.
 func (r *callRecord) publish(typ string, data any) {
-	r.bus.Publish(events.Event{Type: typ, CallID: r.callID, Data: data})
+	var agent string
+	if a := r.servedBy.Load(); a != nil {
+		agent = *a
+	}
+	r.bus.Publish(events.Event{Type: typ, CallID: r.callID, Agent: agent, Data: data})
 }
 
 // write runs one write of the record with a deadline, logging a failure.
@@ -124,7 +140,9 @@ func (r *callRecord) turn(t ivr.Turn) {
 	if t.Transfer != nil {
 		r.transferred(*t.Transfer)
 	} else {
-		r.publish("turn", turnEvent(t))
+		ev := turnEvent(t)
+		r.said = append(r.said, ev)
+		r.publish("turn", ev)
 	}
 }
 
@@ -161,12 +179,21 @@ func (r *callRecord) transferred(t ivr.TransferTurn) {
 	if t.Agent == "" {
 		r.m.Transfer(t.Queue)
 		r.publish("transfer", t)
+		r.handover = t
 		r.queue = t.Queue
 		if r.queued.IsZero() {
 			r.queued = now
 		}
 	} else {
 		r.agent, r.connected = t.Agent, now
+		// The agent's desktop learns the call from its start: who calls,
+		// and the summary the dialog handed over.
+		r.servedBy.Store(&t.Agent)
+		r.publish("call.started", r.opened)
+		for _, ev := range r.said {
+			r.publish("turn", ev)
+		}
+		r.publish("transfer", r.handover)
 		wait := r.waited(now)
 		r.m.QueueWait(t.Queue, wait)
 		r.publish("agent.connected", map[string]any{"queue": t.Queue, "agent": t.Agent, "wait_ms": wait.Milliseconds()})

@@ -1,11 +1,16 @@
 package e2e
 
 import (
+	"bufio"
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -45,6 +50,10 @@ func TestCallerReachesAnAgent(t *testing.T) {
 	phone := startSIPp(t, n, sippRun{Scenario: "uas_answer.xml", Timeout: 90 * time.Second, SIPPort: phonePort,
 		Media: phoneMedia})
 
+	// Alice's desktop: signed in with her phone's password, following her
+	// own live stream.
+	desk := openAgentStream(t, n, "alice", e2eAgentPassword)
+
 	phrases := []string{"i want to speak to an agent", "hello my card was stolen yesterday"}
 	c := startSpokenCall(t, n, "slt", phrases, []time.Duration{4 * time.Second, 18 * time.Second})
 	sr := c.sipp.wait(t)
@@ -65,6 +74,18 @@ func TestCallerReachesAnAgent(t *testing.T) {
 	n.logs.must(t, "agent call ended", map[string]any{"call_id": sr.CallID, "agent": "alice"}, time.Second)
 	if !pr.received("INVITE", "X-Hotline-Call: "+sr.CallID, "X-Hotline-Summary: ") {
 		t.Errorf("alice's phone got no INVITE naming the call and its summary:\n%s", tail(pr.Messages, 3000))
+	}
+
+	// Her desktop learned the call when she answered: who calls, the
+	// dialog's summary, the connection, what was said, and the end.
+	got := desk.types()
+	for _, want := range []string{"call.started", "transfer", "agent.connected", "turn", "call.ended"} {
+		if !contains(got, want) {
+			t.Errorf("alice's live stream lacks %s: %q", want, got)
+		}
+	}
+	if sum := desk.summary(); !strings.Contains(sum, "Wants") && !strings.Contains(sum, "agent") {
+		t.Errorf("alice's screen pop summary %q", sum)
 	}
 
 	// On the wire: hold music from the transfer to the answer, then
@@ -276,4 +297,83 @@ func storedCall(t *testing.T, n *node, callID string) store.CallDetail {
 	}
 	t.Fatalf("call %s not stored", callID)
 	return store.CallDetail{}
+}
+
+// agentStream is an agent's live event stream, as the desktop reads it.
+type agentStream struct {
+	mu     sync.Mutex
+	events []map[string]any
+}
+
+// openAgentStream signs the agent in through the operator's API and follows
+// their own events until the test ends.
+func openAgentStream(t *testing.T, n *node, agent, password string) *agentStream {
+	t.Helper()
+	base := "http://" + fmt.Sprint(n.logs.must(t, "api listening", nil, time.Second)["addr"])
+	body, _ := json.Marshal(map[string]string{"agent": agent, "password": password})
+	resp, err := http.Post(base+"/api/v1/login", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var login struct {
+		Token string `json:"token"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&login)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || err != nil || login.Token == "" {
+		t.Fatalf("agent sign-in: %s, %v", resp.Status, err)
+	}
+	req, _ := http.NewRequestWithContext(t.Context(), "GET", base+"/api/v1/events", nil)
+	req.Header.Set("Authorization", "Bearer "+login.Token)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("agent's live stream: %v %v", resp, err)
+	}
+	s := &agentStream{}
+	go func() {
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		var typ string
+		for sc.Scan() {
+			line := sc.Text()
+			if v, ok := strings.CutPrefix(line, "event: "); ok {
+				typ = v
+			}
+			if v, ok := strings.CutPrefix(line, "data: "); ok {
+				var ev map[string]any
+				_ = json.Unmarshal([]byte(v), &ev)
+				if ev == nil {
+					ev = map[string]any{}
+				}
+				ev["_type"] = typ
+				s.mu.Lock()
+				s.events = append(s.events, ev)
+				s.mu.Unlock()
+			}
+		}
+	}()
+	return s
+}
+
+func (s *agentStream) types() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, ev := range s.events {
+		out = append(out, fmt.Sprint(ev["_type"]))
+	}
+	return out
+}
+
+// summary is the summary of the transfer the agent's stream carried.
+func (s *agentStream) summary() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, ev := range s.events {
+		if ev["_type"] == "transfer" {
+			return fmt.Sprint(ev)
+		}
+	}
+	return ""
 }
