@@ -30,8 +30,9 @@ type Config struct {
 	VIP VIPConfig `yaml:"vip"`
 	// Agents are the people who take calls. Default none.
 	Agents []AgentConfig `yaml:"agents"`
-	// Queues are where calls wait for agents. Default one queue "general"
-	// anyone can serve.
+	// Queues are where calls wait for agents. Default the sample hotline's:
+	// general, cards, accounts, loans, fraud, complaints and crisis, each
+	// served by every agent.
 	Queues []QueueConfig `yaml:"queues"`
 }
 
@@ -106,8 +107,19 @@ func DefaultConfig() Config {
 		MaxMissed:   2,
 		HandleTime:  3 * time.Minute,
 		VIP:         VIPConfig{AdvisorWait: 20 * time.Second, QueueWait: 60 * time.Second},
-		Queues:      []QueueConfig{{Name: "general"}},
+		// The sample hotline's queues: the dialog transfers to them.
+		Queues: []QueueConfig{{Name: "general"}, {Name: "cards"}, {Name: "accounts"}, {Name: "loans"},
+			{Name: "fraud"}, {Name: "complaints"}, {Name: "crisis"}},
 	}
+}
+
+// QueueNames are the configured queues' names, in order.
+func (c Config) QueueNames() []string {
+	names := make([]string, len(c.Queues))
+	for i, q := range c.Queues {
+		names[i] = q.Name
+	}
+	return names
 }
 
 const defaultAnnounceEvery = 30 * time.Second

@@ -3,6 +3,8 @@ package server
 import (
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 
 	"github.com/hotline-cc/hotline/config"
 	"github.com/hotline-cc/hotline/dialog"
@@ -42,10 +44,21 @@ func newConversation(cfg config.Config, menu *ivr.Menu, m *metrics.Metrics, log 
 	if err != nil {
 		return nil, fmt.Errorf("dialog knowledge: %w", err)
 	}
+	lc := cfg.LLM
+	if len(lc.Queues) == 0 {
+		lc.Queues = cfg.Routing.QueueNames()
+	}
+	named := append(flow.Queues(), d.HumanQueue, d.CrisisQueue)
+	if d.Brain == dialog.BrainLLM {
+		named = append(named, lc.Queues...)
+	}
+	if err := knownQueues(named, cfg.Routing.QueueNames()); err != nil {
+		return nil, err
+	}
 	ruleBrain := rules.New(flow, kb)
 	var primary, fallback dialog.Brain = ruleBrain, nil
 	if d.Brain == dialog.BrainLLM {
-		b, err := llm.New(cfg.LLM, llm.Deps{Knowledge: kb, Metrics: m}, log)
+		b, err := llm.New(lc, llm.Deps{Knowledge: kb, Metrics: m}, log)
 		if err != nil {
 			return nil, fmt.Errorf("llm: %w", err)
 		}
@@ -57,4 +70,19 @@ func newConversation(cfg config.Config, menu *ivr.Menu, m *metrics.Metrics, log 
 	}
 	log.Info("dialog", "brain", primary.Name(), "flow", flow.Name, "knowledge_sections", kb.Len())
 	return ivr.NewConversation(menu, dm)
+}
+
+// knownQueues reports the queues the dialog may transfer to that routing
+// does not have: a transfer there would find no agents.
+func knownQueues(named, have []string) error {
+	var unknown []string
+	for _, q := range named {
+		if !slices.Contains(have, q) && !slices.Contains(unknown, q) {
+			unknown = append(unknown, q)
+		}
+	}
+	if len(unknown) > 0 {
+		return fmt.Errorf("dialog: queues %s are not in routing.queues (%s)", strings.Join(unknown, ", "), strings.Join(have, ", "))
+	}
+	return nil
 }

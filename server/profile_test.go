@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/hotline-cc/hotline/dialog"
@@ -54,5 +55,16 @@ func TestAgentLogin(t *testing.T) {
 		if got := s.agentLogin(c.agent, c.password); got != c.ok {
 			t.Errorf("login %s/%q: %v, want %v", c.agent, c.password, got, c.ok)
 		}
+	}
+}
+
+// A dialog that may transfer to a queue routing lacks does not start.
+func TestUnknownQueuesStopStartUp(t *testing.T) {
+	if err := knownQueues([]string{"general", "cards"}, []string{"general", "cards", "loans"}); err != nil {
+		t.Errorf("known queues: %v", err)
+	}
+	err := knownQueues([]string{"general", "vip", "fraud", "vip"}, []string{"general"})
+	if err == nil || !strings.Contains(err.Error(), "queues vip, fraud are not in routing.queues") {
+		t.Errorf("unknown queues: %v", err)
 	}
 }

@@ -42,7 +42,8 @@ type Config struct {
 	// window leaves the turns between out of the request.
 	KeepTurns int `yaml:"keep_turns"`
 	// Queues are the agent queues transfer_to_agent may name. Default
-	// [general].
+	// empty: the server gives the routing section's queues (a brain made
+	// on its own takes [general]).
 	Queues []string `yaml:"queues"`
 	// MaxToolRounds bounds the round trips of tool results to the model
 	// within one turn; the last request allows no more tool calls.
@@ -87,7 +88,6 @@ func DefaultConfig() Config {
 		SystemPrompt:      DefaultSystemPrompt,
 		KnowledgePassages: 3,
 		KeepTurns:         12,
-		Queues:            []string{"general"},
 		MaxToolRounds:     4,
 	}
 }
@@ -121,7 +121,7 @@ func (c Config) withDefaults() Config {
 		c.KeepTurns = d.KeepTurns
 	}
 	if len(c.Queues) == 0 {
-		c.Queues = d.Queues
+		c.Queues = []string{"general"}
 	}
 	if c.MaxToolRounds == 0 {
 		c.MaxToolRounds = d.MaxToolRounds

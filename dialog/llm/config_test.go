@@ -13,7 +13,7 @@ func TestDefaultConfig(t *testing.T) {
 	t.Setenv(envBaseURL, "")
 	c := DefaultConfig()
 	if c.BaseURL != "https://api.openai.com/v1" || c.Model != "gpt-4o-mini" || c.FirstTokenTimeout != 4*time.Second ||
-		c.KeepTurns != 12 || c.KnowledgePassages != 3 || c.MaxToolRounds != 4 || len(c.Queues) != 1 {
+		c.KeepTurns != 12 || c.KnowledgePassages != 3 || c.MaxToolRounds != 4 || len(c.Queues) != 0 || len(c.withDefaults().Queues) != 1 {
 		t.Errorf("defaults %+v", c)
 	}
 	if err := c.Validate(); err != nil {

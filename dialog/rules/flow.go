@@ -548,6 +548,18 @@ func (f *Flow) compile() {
 // intent counts when Score reaches the flow's Threshold.
 func (f *Flow) Match(text string) Match { return f.matcher.match(text) }
 
+// Queues are the queues the flow transfers callers to, sorted.
+func (f *Flow) Queues() []string {
+	qs := []string{f.Fallback.Queue}
+	for _, in := range f.Intents {
+		if in.Transfer != nil {
+			qs = append(qs, in.Transfer.Queue)
+		}
+	}
+	slices.Sort(qs)
+	return slices.Compact(qs)
+}
+
 // Intent returns the named intent, nil if the flow has none.
 func (f *Flow) Intent(name string) *Intent { return f.intents[name] }
 

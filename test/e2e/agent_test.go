@@ -23,10 +23,12 @@ import (
 )
 
 // agentConfig is a node with one agent, alice, whose phone registers as
-// SIP user alice; queue is the general queue's YAML.
+// SIP user alice; queue is the general queue's YAML. The sample dialog's
+// other queues are there too: it may transfer to them.
 func agentConfig(queue string) (sipSection, extra string) {
 	return "agents: [{user: alice, password_env: HOTLINE_TEST_AGENT_PW}]",
-		fmt.Sprintf("dialog: {brain: rules}\nrouting: {agents: [{id: alice}], queues: [%s]}", queue)
+		fmt.Sprintf("dialog: {brain: rules}\nrouting: {agents: [{id: alice}], queues: [%s, {name: cards}, {name: accounts}, "+
+			"{name: loans}, {name: fraud}, {name: complaints}, {name: crisis}]}", queue)
 }
 
 // The caller asks for a person, hears the hold music, and is put through
