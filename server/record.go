@@ -48,6 +48,8 @@ type callRecord struct {
 	// call's events.
 	opened   map[string]any
 	servedBy atomic.Pointer[string]
+	// caller is who calls, as the customer directory knows them.
+	caller dialog.Profile
 
 	mu sync.Mutex
 	id int64 // the store's id of the call; 0 when it was not recorded
@@ -64,9 +66,9 @@ type callRecord struct {
 	said     []turnLine
 }
 
-func (s *Server) openRecord(ctx context.Context, log *slog.Logger, c callInfo, base string) *callRecord {
+func (s *Server) openRecord(ctx context.Context, log *slog.Logger, c callInfo, caller dialog.Profile, base string) *callRecord {
 	r := &callRecord{ctx: context.WithoutCancel(ctx), log: log, st: s.store, m: s.metrics, bus: s.events,
-		callID: c.id, started: c.at,
+		callID: c.id, started: c.at, caller: caller,
 		opened: map[string]any{"from": c.from, "to": c.to, "channel": c.channel, "trunk": c.trunk}}
 	s.metrics.CallStarted()
 	s.metrics.CallAnswered()
@@ -194,6 +196,7 @@ func (r *callRecord) transferred(t ivr.TransferTurn) {
 			r.publish("turn", ev)
 		}
 		r.publish("transfer", r.handover)
+		r.publish("handoff", r.handoff())
 		wait := r.waited(now)
 		r.m.QueueWait(t.Queue, wait)
 		r.publish("agent.connected", map[string]any{"queue": t.Queue, "agent": t.Agent, "wait_ms": wait.Milliseconds()})
@@ -374,4 +377,20 @@ func (tr *transcript) close(log *slog.Logger) {
 	if err := errors.Join(tr.err, tr.f.Close()); err != nil {
 		log.Warn("transcript incomplete", "path", tr.path, "err", err)
 	}
+}
+
+// handoff is the agent's screen pop in one event: who calls, why they were
+// handed over, the dialog's summary, their emotion timeline and what was
+// said (redacted on its way out). r.mu is held.
+func (r *callRecord) handoff() map[string]any {
+	var timeline []*prosody.Point
+	for _, t := range r.said {
+		if t.Emotion != nil {
+			timeline = append(timeline, t.Emotion)
+		}
+	}
+	p := r.caller
+	return map[string]any{"number": p.Number, "name": p.Name, "tier": p.Tier, "advisor": p.Advisor,
+		"queue": r.handover.Queue, "reason": r.handover.Reason, "summary": r.handover.Summary,
+		"emotion": timeline, "transcript": r.said}
 }

@@ -304,7 +304,8 @@ func (s *Server) handleBrowserCall(ctx context.Context, call *webrtc.Call) {
 // its record, and the conversation.
 func (s *Server) serveCall(ctx context.Context, leg media.Leg, log *slog.Logger, info callInfo) {
 	base := recordingBase(s.cfg.Recording.Dir, info.at, info.id)
-	rec := s.openRecord(ctx, log, info, base)
+	caller := s.profile(info.from)
+	rec := s.openRecord(ctx, log, info, caller, base)
 	if s.cfg.Recording.Calls {
 		wav, err := media.RecordLeg(ctx, leg, base+".wav")
 		if err != nil {
@@ -322,7 +323,7 @@ func (s *Server) serveCall(ctx context.Context, leg media.Leg, log *slog.Logger,
 	emotion := prosody.NewTracker(s.cfg.Emotion)
 	messagePath := base + "-message.wav"
 	c := ivr.Call{Leg: leg, Log: log, MessagePath: messagePath, OnTurn: rec.turn, Emotion: emotion,
-		Caller: s.profile(info.from), OnCrisis: rec.crisis, Agents: s.agents, OnCallback: rec.callback}
+		Caller: caller, OnCrisis: rec.crisis, Agents: s.agents, OnCallback: rec.callback}
 	var err error
 	if s.conv != nil {
 		err = s.conv.Serve(ctx, c)

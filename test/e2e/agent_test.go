@@ -81,7 +81,7 @@ func TestCallerReachesAnAgent(t *testing.T) {
 	// Her desktop learned the call when she answered: who calls, the
 	// dialog's summary, the connection, what was said, and the end.
 	got := desk.types()
-	for _, want := range []string{"call.started", "transfer", "agent.connected", "turn", "call.ended"} {
+	for _, want := range []string{"call.started", "transfer", "handoff", "agent.connected", "turn", "call.ended"} {
 		if !contains(got, want) {
 			t.Errorf("alice's live stream lacks %s: %q", want, got)
 		}
