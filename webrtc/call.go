@@ -39,14 +39,15 @@ type Call struct {
 	// Log carries the call's id on every line.
 	Log *slog.Logger
 
-	s      *Server
-	log    *slog.Logger
-	token  string // what a page must present with ID to resume
-	ctx    context.Context
-	end    context.CancelCauseFunc
-	pc     *pion.PeerConnection
-	stream *media.Stream
-	port   *trackPort
+	s       *Server
+	handler func(context.Context, *Call) // instead of the server's onCall: an agent's call
+	log     *slog.Logger
+	token   string // what a page must present with ID to resume
+	ctx     context.Context
+	end     context.CancelCauseFunc
+	pc      *pion.PeerConnection
+	stream  *media.Stream
+	port    *trackPort
 
 	connected chan struct{} // closed when ICE and DTLS are up
 	connOnce  sync.Once
@@ -181,9 +182,9 @@ func (s *Server) peerConnection(a audioOffer) (*pion.PeerConnection, pion.RTPCod
 }
 
 // startCall answers an offer from k: a peer connection, the leg on it,
-// the answer, and the goroutines that run the call. An error leaves
-// nothing behind.
-func (s *Server) startCall(k *socket, offer string) error {
+// the answer, and the goroutines that run the call, which handler (nil:
+// the server's onCall) serves. An error leaves nothing behind.
+func (s *Server) startCall(k *socket, offer string, handler func(context.Context, *Call)) error {
 	a, err := chooseAudio(offer, s.cfg.codecs())
 	if err != nil {
 		return protoErr(CodeFailed, "%v", err)
@@ -207,6 +208,7 @@ func (s *Server) startCall(k *socket, offer string) error {
 		Codec:      a.codec.Name(),
 		Log:        log,
 		s:          s,
+		handler:    handler,
 		log:        log,
 		token:      randomHex(16),
 		pc:         pc,
@@ -420,7 +422,9 @@ func (c *Call) run() {
 		if !errors.Is(cause, ErrRemoteHangup) {
 			sock.send(Message{Type: TypeHangup, Reason: hangupReason(cause)})
 		}
-		sock.close(websocket.CloseNormalClosure, "call ended")
+		if !sock.phone {
+			sock.close(websocket.CloseNormalClosure, "call ended")
+		}
 	}
 	if err := c.pc.Close(); err != nil {
 		c.log.Debug("closing peer connection", "err", err)

@@ -97,21 +97,23 @@ func dialCall(t *testing.T, url string, codecs ...string) *testClient {
 		t.Fatalf("dial: %v", err)
 	}
 	c := newTestClient(t, ws, codecs...)
+	c.offer()
+	return c
+}
+
+// offer sends the client's offer, then the candidates gathered meanwhile.
+func (c *testClient) offer() {
+	c.t.Helper()
 	offer, err := c.pc.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.pc.SetLocalDescription(offer); err != nil {
-		t.Fatal(err)
-	}
+	must(c.t, err)
+	must(c.t, c.pc.SetLocalDescription(offer))
 	c.wsMu.Lock()
 	defer c.wsMu.Unlock()
-	must(t, c.ws.WriteJSON(Message{V: Version, Type: TypeOffer, SDP: offer.SDP}))
+	must(c.t, c.ws.WriteJSON(Message{V: Version, Type: TypeOffer, SDP: offer.SDP}))
 	c.offered = true
 	for _, m := range c.early {
 		_ = c.ws.WriteJSON(m)
 	}
-	return c
 }
 
 func newTestClient(t *testing.T, ws *websocket.Conn, codecs ...string) *testClient {

@@ -1,6 +1,12 @@
 // Package webrtc makes browser calls into media.Legs, so the rest of
-// Hotline treats a caller on the web page (and, later, an agent's
-// softphone) like a SIP caller.
+// Hotline treats a caller on the web page, or an agent's browser phone,
+// like a SIP call.
+//
+// An agent's phone is a signaling socket (/ws/agent, WithAgentPhones) the
+// agent desktop keeps open while the agent is signed in. RingAgent sends
+// it "incoming"; the agent's "accept" is followed by the page's offer,
+// which sets up the call exactly as a caller's offer does, and the socket
+// stays open for the next call.
 //
 // A browser leg is a pion PeerConnection with one audio track each way,
 // set up by JSON messages over a WebSocket (see Message): the page offers,

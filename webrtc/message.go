@@ -16,7 +16,8 @@ const Version = 1
 
 // Message types. The page sends offer, candidate, dtmf, hangup, ping and
 // resume; the server sends answer, candidate, hangup, error, pong and
-// resumed.
+// resumed. An agent's phone (the /ws/agent socket) also gets registered,
+// incoming and cancel, and sends accept and reject.
 const (
 	TypeOffer     = "offer"     // page: the SDP offer, which starts the call
 	TypeAnswer    = "answer"    // server: the SDP answer, the session and its resume token
@@ -28,6 +29,12 @@ const (
 	TypeResume    = "resume"    // page: take up a call again after the socket dropped
 	TypeResumed   = "resumed"   // server: the call is attached to this socket
 	TypeError     = "error"     // server: the last message was refused, with a code
+
+	TypeRegistered = "registered" // server: the agent's browser phone takes calls
+	TypeIncoming   = "incoming"   // server: a call rings: call, from, queue, summary
+	TypeAccept     = "accept"     // page: the agent takes the call that rings; an offer follows
+	TypeReject     = "reject"     // page: the agent declines the call that rings
+	TypeCancel     = "cancel"     // server: the ring ended before an accept, with a reason
 )
 
 // Message is one signaling message, as JSON text in one WebSocket frame.
@@ -44,6 +51,12 @@ type Message struct {
 	Reason    string     `json:"reason,omitempty"`
 	Code      string     `json:"code,omitempty"`
 	Message   string     `json:"message,omitempty"`
+	// Call names the caller's call a ring is for (incoming, accept,
+	// reject, cancel); From, Queue and Summary tell the agent about it.
+	Call    string `json:"call,omitempty"`
+	From    string `json:"from,omitempty"`
+	Queue   string `json:"queue,omitempty"`
+	Summary string `json:"summary,omitempty"`
 }
 
 // Candidate is an ICE candidate as the browser's RTCIceCandidate.toJSON()
@@ -111,7 +124,7 @@ func DecodeMessage(b []byte) (Message, error) {
 
 // fieldSet names the optional fields a message has, to check them against
 // what its type allows.
-type fieldSet uint8
+type fieldSet uint16
 
 const (
 	fSDP fieldSet = 1 << iota
@@ -122,6 +135,10 @@ const (
 	fReason
 	fCode
 	fMessage
+	fCall
+	fFrom
+	fQueue
+	fSummary
 )
 
 func (m *Message) fields() fieldSet {
@@ -132,7 +149,8 @@ func (m *Message) fields() fieldSet {
 	}{
 		{m.SDP != "", fSDP}, {m.Candidate != nil, fCandidate}, {m.Digits != "", fDigits},
 		{m.Session != "", fSession}, {m.Token != "", fToken}, {m.Reason != "", fReason},
-		{m.Code != "", fCode}, {m.Message != "", fMessage},
+		{m.Code != "", fCode}, {m.Message != "", fMessage}, {m.Call != "", fCall},
+		{m.From != "", fFrom}, {m.Queue != "", fQueue}, {m.Summary != "", fSummary},
 	} {
 		if x.set {
 			f |= x.bit
@@ -157,6 +175,10 @@ func (m *Message) validate() error {
 	case TypePing:
 	case TypeResume:
 		need = fSession | fToken
+	case TypeAccept:
+		need = fCall
+	case TypeReject:
+		need, allow = fCall, fReason
 	case "":
 		return protoErr(CodeBadMessage, "no type")
 	default:
@@ -176,8 +198,9 @@ func (m *Message) validate() error {
 		return protoErr(CodeBadMessage, "sdp does not start with v=0")
 	case len(m.Reason) > maxReasonBytes || !printable(m.Reason):
 		return protoErr(CodeBadMessage, "reason is too long or not printable")
-	case len(m.Session) > maxTokenBytes || len(m.Token) > maxTokenBytes || !printable(m.Session) || !printable(m.Token):
-		return protoErr(CodeBadMessage, "session or token is too long or not printable")
+	case len(m.Session) > maxTokenBytes || len(m.Token) > maxTokenBytes || len(m.Call) > maxTokenBytes ||
+		!printable(m.Session) || !printable(m.Token) || !printable(m.Call):
+		return protoErr(CodeBadMessage, "session, token or call is too long or not printable")
 	}
 	if m.Candidate != nil {
 		c := m.Candidate
@@ -202,7 +225,7 @@ func (m *Message) validate() error {
 }
 
 func (f fieldSet) String() string {
-	names := []string{"sdp", "candidate", "digits", "session", "token", "reason", "code", "message"}
+	names := []string{"sdp", "candidate", "digits", "session", "token", "reason", "code", "message", "call", "from", "queue", "summary"}
 	var out []string
 	for i, n := range names {
 		if f&(1<<i) != 0 {

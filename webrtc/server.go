@@ -70,6 +70,7 @@ type Server struct {
 	onCall   func(context.Context, *Call)
 	log      *slog.Logger
 	auth     Authenticator
+	onPhone  func(agent string, online bool)
 	se       pion.SettingEngine
 	upgrader websocket.Upgrader
 	limiter  *ratelimit.ByAddr
@@ -83,6 +84,9 @@ type Server struct {
 	closed  bool
 	calls   map[string]*Call
 	sockets map[*socket]struct{}
+	phones  map[string][]*socket // agent → phone sockets, oldest first
+	// phoneMu keeps onPhone's reports in the order of the changes.
+	phoneMu sync.Mutex
 }
 
 // NewServer returns a server for cfg, which Validate must accept. log nil
@@ -98,6 +102,7 @@ func NewServer(cfg Config, onCall func(context.Context, *Call), log *slog.Logger
 		limiter: ratelimit.New(cfg.CallRate, cfg.CallBurst),
 		calls:   make(map[string]*Call),
 		sockets: make(map[*socket]struct{}),
+		phones:  make(map[string][]*socket),
 	}
 	s.ctx, s.cancel = context.WithCancelCause(context.Background())
 	s.upgrader = websocket.Upgrader{
@@ -105,6 +110,7 @@ func NewServer(cfg Config, onCall func(context.Context, *Call), log *slog.Logger
 		CheckOrigin:      s.checkOrigin,
 		ReadBufferSize:   4096,
 		WriteBufferSize:  4096,
+		Subprotocols:     []string{AgentSubprotocol},
 	}
 	s.se = settingEngine(cfg)
 	for _, o := range opts {
@@ -168,15 +174,20 @@ func (s *Server) checkOrigin(r *http.Request) bool {
 	return false
 }
 
-// Handler serves the signaling endpoints: /ws/call for callers.
+// Handler serves the signaling endpoints: /ws/call for callers, and
+// /ws/agent for agents' phones when WithAgentPhones is set.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /ws/call", s.serveSocket)
+	mux.HandleFunc("GET /ws/call", func(w http.ResponseWriter, r *http.Request) { s.serveSocket(w, r, false) })
+	if s.onPhone != nil {
+		mux.HandleFunc("GET /ws/agent", func(w http.ResponseWriter, r *http.Request) { s.serveSocket(w, r, true) })
+	}
 	return mux
 }
 
-// serveSocket admits, upgrades and reads one signaling socket.
-func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
+// serveSocket admits, upgrades and reads one signaling socket: a caller's,
+// or an agent's phone, which stays open between calls.
+func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request, phone bool) {
 	remote, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
 		http.Error(w, "bad remote address", http.StatusBadRequest)
@@ -189,6 +200,11 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "not authenticated", http.StatusUnauthorized)
 			return
 		}
+	}
+	if phone && ident.Anonymous() {
+		s.log.Info("agent phone refused: no agent signed in", "remote", remote.String())
+		http.Error(w, "not authenticated", http.StatusUnauthorized)
+		return
 	}
 	if ident.Anonymous() {
 		if ok, wait := s.limiter.Allow(remote.Addr(), time.Now()); !ok {
@@ -209,6 +225,7 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 		return // the upgrader has answered
 	}
 	k := newSocket(s, conn, remote, ident)
+	k.phone = phone
 	if !s.addSocket(k) {
 		_ = conn.WriteControl(websocket.CloseMessage,
 			websocket.FormatCloseMessage(websocket.CloseTryAgainLater, "busy"), time.Now().Add(s.cfg.WriteTimeout))
@@ -217,7 +234,14 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.removeSocket(k)
 	go k.writeLoop()
+	if phone {
+		s.addPhone(k)
+		k.send(Message{Type: TypeRegistered})
+	}
 	k.readLoop()
+	if phone {
+		s.removePhone(k)
+	}
 	<-k.done
 	if k.call != nil {
 		k.call.detach(k)
@@ -276,6 +300,10 @@ func (s *Server) serveCall(c *Call) {
 			c.log.Error("panic in call handler", "panic", p, "stack", string(debug.Stack()))
 		}
 	}()
+	if c.handler != nil {
+		c.handler(c.ctx, c)
+		return
+	}
 	s.onCall(c.ctx, c)
 }
 

@@ -26,6 +26,9 @@ type socket struct {
 	remote netip.AddrPort
 	ident  Identity
 	log    *slog.Logger
+	// phone: an agent's phone, which stays open between calls.
+	phone bool
+	ring  *agentRing // the call ringing here; guarded by Server.mu
 
 	out     chan Message
 	closing chan closeReq // the writer's last job: drain out, send close
@@ -131,7 +134,7 @@ func (k *socket) readLoop() {
 	offerBy := time.Now().Add(cfg.OfferTimeout)
 	extend := func() {
 		d := time.Now().Add(cfg.PingInterval + cfg.PongTimeout)
-		if k.call == nil && offerBy.Before(d) {
+		if k.call == nil && !k.phone && offerBy.Before(d) {
 			d = offerBy
 		}
 		_ = k.conn.SetReadDeadline(d)
@@ -188,7 +191,7 @@ func (k *socket) readEnded(err error, offerBy time.Time) {
 		k.close(websocket.CloseNormalClosure, "")
 	case errors.Is(err, websocket.ErrReadLimit):
 		k.close(websocket.CloseMessageTooBig, "message too big")
-	case k.call == nil && !time.Now().Before(offerBy):
+	case k.call == nil && !k.phone && !time.Now().Before(offerBy):
 		k.close(websocket.ClosePolicyViolation, "no offer in time")
 	default:
 		k.log.Debug("signaling read failed", "err", err)
@@ -218,9 +221,22 @@ func (k *socket) dispatch(m Message) error {
 		k.send(Message{Type: TypePong})
 		return nil
 	}
+	if k.phone && k.call != nil && k.call.ctx.Err() != nil {
+		k.call = nil // the phone's last call is over: it takes the next
+	}
 	switch c := k.call; {
+	case (m.Type == TypeAccept || m.Type == TypeReject) && !k.phone:
+		return protoErr(CodeBadState, "%s on a caller's socket", m.Type)
+	case m.Type == TypeAccept || m.Type == TypeReject:
+		return k.s.answerRing(k, m)
+	case m.Type == TypeOffer && c == nil && k.phone:
+		r, err := k.s.acceptedRing(k)
+		if err != nil {
+			return err
+		}
+		return k.s.startCall(k, m.SDP, r.deliver)
 	case m.Type == TypeOffer && c == nil:
-		return k.s.startCall(k, m.SDP)
+		return k.s.startCall(k, m.SDP, nil)
 	case m.Type == TypeResume && c == nil:
 		return k.s.resume(k, m.Session, m.Token)
 	case m.Type == TypeOffer || m.Type == TypeResume:
@@ -232,7 +248,11 @@ func (k *socket) dispatch(m Message) error {
 	case m.Type == TypeDTMF:
 		c.pushDigits(m.Digits, "signaling")
 	case m.Type == TypeHangup:
-		c.log.Info("caller hung up", "reason", m.Reason)
+		if k.phone {
+			c.log.Info("agent hung up", "reason", m.Reason)
+		} else {
+			c.log.Info("caller hung up", "reason", m.Reason)
+		}
 		c.end(ErrRemoteHangup)
 	}
 	return nil
