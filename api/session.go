@@ -15,6 +15,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -42,15 +43,19 @@ const (
 	maxPassword    = 256
 )
 
+// processKey is the signing key of a node with no configured key: random,
+// one for the process, so the API and the agents' phones share it.
+var processKey = sync.OnceValue(func() []byte {
+	key := make([]byte, minSessionKeyLen)
+	_, _ = rand.Read(key) // never fails (crypto/rand)
+	return key
+})
+
 // sessionKey reads the signing key from the environment variable the
-// configuration names, or makes a random one for this process.
+// configuration names, or gives the process's random one.
 func sessionKey(cfg Config) ([]byte, error) {
 	if cfg.SessionKeyEnv == "" {
-		key := make([]byte, minSessionKeyLen)
-		if _, err := rand.Read(key); err != nil {
-			return nil, fmt.Errorf("session key: %w", err)
-		}
-		return key, nil
+		return processKey(), nil
 	}
 	v := os.Getenv(cfg.SessionKeyEnv)
 	if len(v) < minSessionKeyLen {
@@ -99,6 +104,25 @@ func verifySession(key []byte, tok string, now time.Time) (principal, bool) {
 		return principal{}, false
 	}
 	return principal{name: c.Agent, role: RoleAgent}, true
+}
+
+// AgentTokens checks agents' login tokens away from the API's handler: on
+// the agent's phone socket, which carries no Authorization header.
+type AgentTokens struct{ key []byte }
+
+// NewAgentTokens checks tokens signed with the key cfg gives the API.
+func NewAgentTokens(cfg Config) (*AgentTokens, error) {
+	key, err := sessionKey(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
+	return &AgentTokens{key: key}, nil
+}
+
+// Verify returns the agent a valid, unexpired login token names.
+func (v *AgentTokens) Verify(tok string) (agent string, ok bool) {
+	p, ok := verifySession(v.key, tok, time.Now())
+	return p.name, ok
 }
 
 type loginRequest struct {

@@ -17,18 +17,27 @@ import (
 	"github.com/hotline-cc/hotline/redact"
 	"github.com/hotline-cc/hotline/routing"
 	"github.com/hotline-cc/hotline/sip"
+	"github.com/hotline-cc/hotline/webrtc"
 )
 
 // agentDesk is the node's contact center: the call distributor, fed by the
 // agents' phone registrations, ringing the phone of the agent a call is
 // offered to. The conversation reaches it as ivr.Agents, the operator's
 // API as api.Agents and api.Queues.
+//
+// An agent has a phone while their SIP phone is registered or their
+// desktop's browser phone is connected. The browser phone, when
+// connected, is the one rung: the agent is at their desk.
 type agentDesk struct {
 	*routing.ACD
-	cfg    routing.Config
-	phones phones
-	log    *slog.Logger
-	m      *metrics.Metrics
+	cfg     routing.Config
+	phones  phones
+	browser browserPhones // nil without browser phones
+	log     *slog.Logger
+	m       *metrics.Metrics
+	// callers are the numbers of the calls waiting, for the browser
+	// phone's screen pop: call id → number.
+	callers sync.Map
 
 	stop     context.CancelFunc
 	watching sync.WaitGroup
@@ -50,12 +59,16 @@ func newAgentDesk(cfg routing.Config, dir *routing.Directory, ph phones, m *metr
 }
 
 // registered makes an agent available when their phone registers and
-// offline when its last binding goes. An agent on a call, ringing or in
-// wrap-up keeps their state: the distributor decides when that ends.
+// offline when its last binding goes, unless their browser phone is
+// connected. An agent on a call, ringing or in wrap-up keeps their state:
+// the distributor decides when that ends.
 func (d *agentDesk) registered(ev sip.RegistrationEvent) {
 	to := routing.Offline
 	if len(ev.Bindings) > 0 {
 		to = routing.Available
+	} else if d.browser != nil && d.browser.PhoneOnline(ev.User) {
+		d.log.Info("agent phone", "agent", ev.User, "bindings", 0, "browser_phone", true)
+		return
 	}
 	err := d.SetState(ev.User, to, "")
 	switch {
@@ -68,13 +81,31 @@ func (d *agentDesk) registered(ev sip.RegistrationEvent) {
 	}
 }
 
+// errNoPhone refuses Ready to an agent whose calls could ring nowhere.
+var errNoPhone = errors.New("no phone: register your SIP phone or keep the desktop's browser phone connected")
+
 // setState changes an agent's state at the desktops' request.
 func (d *agentDesk) setState(agentID, state, reason string) error {
 	to, err := routing.ParseState(state)
 	if err != nil {
 		return fmt.Errorf("%w: %w", routing.ErrInvalidTransition, err)
 	}
+	if to == routing.Available && !d.hasPhone(agentID) {
+		return fmt.Errorf("agent %s: %w: %w", agentID, routing.ErrInvalidTransition, errNoPhone)
+	}
 	return d.SetState(agentID, to, reason)
+}
+
+func (d *agentDesk) hasPhone(agent string) bool {
+	return len(d.phones.Contacts(agent)) > 0 || (d.browser != nil && d.browser.PhoneOnline(agent))
+}
+
+// Enqueue queues a call (ivr.Agents), keeping its number for the screen
+// pop until it leaves.
+func (d *agentDesk) Enqueue(ctx context.Context, c routing.Call) (*routing.Ticket, error) {
+	d.callers.Store(c.ID, c.Number)
+	context.AfterFunc(ctx, func() { d.callers.Delete(c.ID) })
+	return d.ACD.Enqueue(ctx, c)
 }
 
 // Queue resolves the queue a transfer names (ivr.Agents).
@@ -89,18 +120,53 @@ func (d *agentDesk) Queue(name string) (routing.QueueConfig, bool) {
 // maxSummaryHeader bounds the summary the agent's phone is sent.
 const maxSummaryHeader = 512
 
-// Ring rings the agent's most recently registered phone (ivr.Agents). A
-// phone that is busy, does not answer or cannot be reached is a missed
-// call; a declined one goes to the next agent without counting as missed.
+// Ring rings the agent's browser phone if it is connected, else their
+// most recently registered SIP phone (ivr.Agents). A phone that is busy,
+// does not answer or cannot be reached is a missed call; a declined one
+// goes to the next agent without counting as missed.
 func (d *agentDesk) Ring(ctx context.Context, callID string, offer routing.Outcome, t ivr.TransferTurn) (media.Leg, error) {
 	log := logctx.From(ctx, d.log).With("agent", offer.Agent)
+	q, _ := d.Queue(offer.Queue)
+	var leg media.Leg
+	var err error
+	if d.browser != nil && d.browser.PhoneOnline(offer.Agent) {
+		leg, err = d.ringBrowser(ctx, callID, offer, q, t)
+	} else {
+		leg, err = d.ringSIP(ctx, callID, offer, q, t)
+	}
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		// The offer was withdrawn or the caller left: the distributor knows.
+		return nil, err
+	case errors.Is(err, sip.ErrDeclined), errors.Is(err, webrtc.ErrDeclined):
+		log.Info("agent declined the call", "err", err)
+		d.report(log, d.Reject, callID, offer.Agent)
+		return nil, err
+	default:
+		log.Info("agent's phone did not answer", "err", err)
+		d.report(log, d.NoAnswer, callID, offer.Agent)
+		return nil, err
+	}
+	if err := d.Answer(callID, offer.Agent); err != nil {
+		// The ring timed out in the distributor as the phone answered.
+		if herr := leg.Hangup(context.WithoutCancel(ctx)); herr != nil {
+			log.Debug("agent leg already ended", "err", herr)
+		}
+		return nil, fmt.Errorf("agent %s answered: %w", offer.Agent, err)
+	}
+	log.Info("agent answered", "leg", leg.ID())
+	return leg, nil
+}
+
+// ringSIP dials the agent's most recently registered SIP phone, the
+// summary in a header.
+func (d *agentDesk) ringSIP(ctx context.Context, callID string, offer routing.Outcome, q routing.QueueConfig, t ivr.TransferTurn) (media.Leg, error) {
 	bindings := d.phones.Contacts(offer.Agent)
 	if len(bindings) == 0 {
-		d.report(log, d.NoAnswer, callID, offer.Agent)
 		return nil, fmt.Errorf("agent %s: no registered phone", offer.Agent)
 	}
 	b := bindings[len(bindings)-1]
-	q, _ := d.Queue(offer.Queue)
 	call, err := d.phones.Dial(ctx, sip.DialRequest{
 		To:          b.Contact,
 		Destination: b.Source,
@@ -110,28 +176,10 @@ func (d *agentDesk) Ring(ctx context.Context, callID string, offer routing.Outco
 		},
 		RingTimeout: q.RingTimeout,
 	})
-	switch {
-	case err == nil:
-	case ctx.Err() != nil:
-		// The offer was withdrawn or the caller left: the distributor knows.
-		return nil, fmt.Errorf("ring agent %s: %w", offer.Agent, err)
-	case errors.Is(err, sip.ErrDeclined):
-		log.Info("agent declined the call", "err", err)
-		d.report(log, d.Reject, callID, offer.Agent)
-		return nil, fmt.Errorf("ring agent %s: %w", offer.Agent, err)
-	default:
-		log.Info("agent's phone did not answer", "err", err)
-		d.report(log, d.NoAnswer, callID, offer.Agent)
+	if err != nil {
 		return nil, fmt.Errorf("ring agent %s: %w", offer.Agent, err)
 	}
-	if err := d.Answer(callID, offer.Agent); err != nil {
-		// The ring timed out in the distributor as the phone answered.
-		if herr := call.Leg.Hangup(context.WithoutCancel(ctx)); herr != nil {
-			log.Debug("agent leg already ended", "err", herr)
-		}
-		return nil, fmt.Errorf("agent %s answered: %w", offer.Agent, err)
-	}
-	log.Info("agent answered", "after", call.Ringing, "leg", call.Leg.ID())
+	logctx.From(ctx, d.log).Info("agent's SIP phone answered", "agent", offer.Agent, "after", call.Ringing)
 	return call.Leg, nil
 }
 

@@ -32,7 +32,7 @@ func (s *Server) startHTTP() error {
 	if err != nil {
 		return err
 	}
-	if err := s.serveHTTP("api", cfg.Listen, h); err != nil {
+	if err := s.serveHTTP("api", cfg.Listen, s.withAgentPhones(h)); err != nil {
 		return err
 	}
 	if s.browser != nil {

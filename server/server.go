@@ -121,8 +121,9 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		s.agents = s.desk
 	}
 	s.sip.SetMetrics(s.metrics)
-	if cfg.WebRTC.Listen != "" {
-		s.browser = webrtc.NewServer(cfg.WebRTC, s.handleBrowserCall, log.With("component", "webrtc"))
+	if s.browser, err = s.newBrowser(cfg, log); err != nil {
+		s.closeAll()
+		return nil, err
 	}
 	return s, nil
 }

@@ -1,0 +1,104 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/hotline-cc/hotline/ivr"
+	"github.com/hotline-cc/hotline/media"
+	"github.com/hotline-cc/hotline/routing"
+	"github.com/hotline-cc/hotline/sip"
+	"github.com/hotline-cc/hotline/webrtc"
+)
+
+// fakeBrowser is the agents' browser phones: who is connected, and what
+// a ring does.
+type fakeBrowser struct {
+	online map[string]bool
+	ring   func(in webrtc.Incoming) (*webrtc.Call, error)
+	rung   []webrtc.Incoming
+}
+
+func (f *fakeBrowser) PhoneOnline(agent string) bool { return f.online[agent] }
+
+func (f *fakeBrowser) RingAgent(_ context.Context, _ string, in webrtc.Incoming, _ time.Duration) (*webrtc.Call, error) {
+	f.rung = append(f.rung, in)
+	return f.ring(in)
+}
+
+// Ready needs a phone; the browser phone's going takes the agent offline
+// unless a SIP phone is registered.
+func TestBrowserPhoneAndReady(t *testing.T) {
+	ph := &fakePhones{bindings: map[string][]sip.Binding{}}
+	br := &fakeBrowser{online: map[string]bool{}}
+	d := testDesk(t, ph, "alice")
+	d.browser = br
+	if err := d.setState("alice", "available", ""); !errors.Is(err, routing.ErrInvalidTransition) || !errors.Is(err, errNoPhone) {
+		t.Fatalf("ready without a phone: %v", err)
+	}
+	br.online["alice"] = true
+	d.browserPhone("alice", true)
+	if s := agentState(d, "alice"); s != "offline" {
+		t.Errorf("connecting the browser phone made alice %s: Ready does that", s)
+	}
+	if err := d.setState("alice", "available", ""); err != nil || agentState(d, "alice") != "available" {
+		t.Fatalf("ready with the browser phone: %v, %s", err, agentState(d, "alice"))
+	}
+	// The SIP phone comes and goes: the browser phone keeps alice.
+	d.registered(sip.RegistrationEvent{User: "alice"})
+	if s := agentState(d, "alice"); s != "available" {
+		t.Errorf("SIP phone gone, browser phone on: alice is %s", s)
+	}
+	br.online["alice"] = false
+	d.browserPhone("alice", false)
+	if s := agentState(d, "alice"); s != "offline" {
+		t.Errorf("no phone left: alice is %s", s)
+	}
+}
+
+// The browser phone, when connected, is the one rung, with the screen
+// pop; its reject is a rejection, its answer connects.
+func TestRingPrefersTheBrowserPhone(t *testing.T) {
+	ctx := t.Context()
+	ph := &fakePhones{bindings: map[string][]sip.Binding{"alice": {binding("alice", "sip:alice@127.0.0.1:5072")}},
+		dial: func(context.Context, sip.DialRequest) (*sip.OutboundCall, error) {
+			t.Error("the SIP phone was dialed")
+			return nil, errors.New("no")
+		}}
+	br := &fakeBrowser{online: map[string]bool{"alice": true}}
+	d := testDesk(t, ph, "alice")
+	d.browser = br
+	if err := d.setState("alice", "available", ""); err != nil {
+		t.Fatal(err)
+	}
+	ticket, err := d.Enqueue(ctx, routing.Call{ID: "c1", Queue: "general", Number: "+14155550100"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := ivr.TransferTurn{Summary: "Card lost.\nCard 4111 1111 1111 1111 blocked?"}
+	offer := <-ticket.Outcomes()
+	br.ring = func(webrtc.Incoming) (*webrtc.Call, error) { return nil, webrtc.ErrDeclined }
+	if _, err := d.Ring(ctx, "c1", offer, tr); !errors.Is(err, webrtc.ErrDeclined) {
+		t.Fatalf("declined: %v", err)
+	}
+	if o := <-ticket.Outcomes(); o.Kind != routing.Retracted || o.Reason != "rejected" {
+		t.Fatalf("after the reject: %+v", o)
+	}
+	in := br.rung[0]
+	if in.Call != "c1" || in.From != "+14155550100" || in.Queue != "general" || in.Summary != headerSummary(tr.Summary) {
+		t.Errorf("screen pop %+v", in)
+	}
+
+	offer = <-ticket.Outcomes()
+	caller, agent := media.NewPipe(ctx, 8000)
+	defer caller.Hangup(ctx)
+	br.ring = func(webrtc.Incoming) (*webrtc.Call, error) { return &webrtc.Call{Leg: agent}, nil }
+	if leg, err := d.Ring(ctx, "c1", offer, tr); err != nil || leg != agent {
+		t.Fatalf("answered: %v, %v", leg, err)
+	}
+	if o := <-ticket.Outcomes(); o.Kind != routing.Connected || o.Agent != "alice" {
+		t.Fatalf("after the answer: %+v", o)
+	}
+}
