@@ -211,6 +211,12 @@ func (s *session) keys(ctx context.Context, first media.Digit, max int) (string,
 func (s *session) transfer(ctx context.Context, a dialog.Action) error {
 	s.c.Log.Info("transfer", "queue", a.Queue, "reason", a.Reason, "summary", a.Summary)
 	tr := TransferTurn{Queue: a.Queue, Reason: a.Reason, Summary: a.Summary}
+	if s.c.TransferOut != nil {
+		if out := s.c.TransferOut(tr.Queue); out != nil {
+			s.record(Turn{At: time.Since(s.start), Speaker: "hotline", Transfer: &tr})
+			return out(ctx, s.c.Leg)
+		}
+	}
 	if s.c.Agents != nil {
 		return s.toQueue(ctx, tr)
 	}

@@ -185,6 +185,11 @@ type Call struct {
 	// Agents, if set, takes the calls the dialog transfers to a queue to
 	// a person; without it the caller of a transfer may leave a message.
 	Agents Agents
+	// TransferOut, if set, gives the way to hand the call to a destination
+	// outside Hotline the dialog transferred it to by name; nil when the
+	// name is not one (a queue). The way returns once the caller's part
+	// with Hotline is over.
+	TransferOut func(destination string) func(ctx context.Context, caller media.Leg) error
 	// OnCallback, if set, is told the number a caller who chose not to
 	// wait for an agent wants to be called back at.
 	OnCallback func(number string)

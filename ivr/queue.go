@@ -280,7 +280,7 @@ func (s *session) ring(ctx context.Context, bg *sync.WaitGroup, offer routing.Ou
 		case r.result <- ringResult{leg, err}:
 		case <-rctx.Done():
 			if leg != nil {
-				hangup(ctx, leg, s.c.Log)
+				EndLeg(ctx, leg, s.c.Log)
 			}
 		}
 	})
@@ -290,7 +290,7 @@ func (s *session) ring(ctx context.Context, bg *sync.WaitGroup, offer routing.Ou
 // talk bridges the caller with the agent who answered until either hangs
 // up, then ends the agent's leg; the caller's is the server's to end.
 func (s *session) talk(ctx context.Context, agent media.Leg, o routing.Outcome, tr TransferTurn, since time.Time) {
-	defer hangup(ctx, agent, s.c.Log)
+	defer EndLeg(ctx, agent, s.c.Log)
 	tr.Agent, tr.Queue, tr.Summary = o.Agent, o.Queue, ""
 	s.record(Turn{At: time.Since(s.start), Speaker: "hotline", Transfer: &tr})
 	s.c.Log.Info("agent connected", "agent", o.Agent, "queue", o.Queue, "waited", time.Since(since).Round(time.Millisecond))
@@ -304,11 +304,13 @@ func (s *session) talk(ctx context.Context, agent media.Leg, o routing.Outcome, 
 // hangupWait bounds the BYE to a leg whose call has ended.
 const hangupWait = 5 * time.Second
 
-func hangup(ctx context.Context, leg media.Leg, log *slog.Logger) {
+// EndLeg hangs up a leg Hotline called (an agent's, an outside
+// destination's), even once the caller's call has ended.
+func EndLeg(ctx context.Context, leg media.Leg, log *slog.Logger) {
 	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), hangupWait)
 	defer cancel()
 	if err := leg.Hangup(hctx); err != nil {
-		log.Debug("agent leg already ended", "leg", leg.ID(), "err", err)
+		log.Debug("leg already ended", "leg", leg.ID(), "err", err)
 	}
 }
 

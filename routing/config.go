@@ -3,6 +3,7 @@ package routing
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -30,6 +31,10 @@ type Config struct {
 	VIP VIPConfig `yaml:"vip"`
 	// Agents are the people who take calls. Default none.
 	Agents []AgentConfig `yaml:"agents"`
+	// External are destinations outside Hotline a call may be transferred
+	// to by name, like a queue: another contact center, a partner's line.
+	// Default none.
+	External []ExternalConfig `yaml:"external"`
 	// Queues are where calls wait for agents. Default the sample hotline's:
 	// general, cards, accounts, loans, fraud, complaints and crisis, each
 	// served by every agent.
@@ -90,6 +95,33 @@ type QueueConfig struct {
 	AnnounceEvery *time.Duration `yaml:"announce_every"`
 }
 
+// ExternalConfig is a destination outside Hotline.
+type ExternalConfig struct {
+	// Name is what the dialog transfers to, as it names a queue. Required,
+	// unique among queues and destinations.
+	Name string `yaml:"name"`
+	// URI is the SIP URI called: "sip:+15550100@carrier.example".
+	URI string `yaml:"uri"`
+	// Trunk names the SIP trunk whose credentials answer the carrier's
+	// challenge. Default "": none.
+	Trunk string `yaml:"trunk"`
+	// Refer asks the caller's side to make the call itself (a SIP REFER,
+	// blind transfer), so Hotline leaves the call; when the trunk refuses,
+	// or for browser callers, Hotline calls the destination and bridges
+	// the caller in. Default false: always call and bridge.
+	Refer bool `yaml:"refer"`
+}
+
+// ExternalDestination returns the destination called name, if there is one.
+func (c Config) ExternalDestination(name string) (ExternalConfig, bool) {
+	for _, x := range c.External {
+		if x.Name == name {
+			return x, true
+		}
+	}
+	return ExternalConfig{}, false
+}
+
 // OverflowConfig is a queue's overflow.
 type OverflowConfig struct {
 	// Action is queue, voicemail or callback. Default voicemail.
@@ -113,11 +145,15 @@ func DefaultConfig() Config {
 	}
 }
 
-// QueueNames are the configured queues' names, in order.
-func (c Config) QueueNames() []string {
-	names := make([]string, len(c.Queues))
-	for i, q := range c.Queues {
-		names[i] = q.Name
+// Destinations are the names a call may be transferred to: the queues',
+// then the outside destinations', in order.
+func (c Config) Destinations() []string {
+	names := make([]string, 0, len(c.Queues)+len(c.External))
+	for _, q := range c.Queues {
+		names = append(names, q.Name)
+	}
+	for _, x := range c.External {
+		names = append(names, x.Name)
 	}
 	return names
 }
@@ -209,6 +245,17 @@ func (c Config) Validate() error {
 	}
 	if c.VIP.Queue != "" && !queues[c.VIP.Queue] {
 		return fmt.Errorf("vip.queue %q: no such queue", c.VIP.Queue)
+	}
+	for i, x := range c.External {
+		switch {
+		case x.Name == "":
+			return fmt.Errorf("external[%d]: name is required", i)
+		case queues[x.Name]:
+			return fmt.Errorf("external[%d]: name %q is already a queue's or another destination's", i, x.Name)
+		case !strings.HasPrefix(x.URI, "sip:") && !strings.HasPrefix(x.URI, "sips:"):
+			return fmt.Errorf("external[%d] %q: uri %q: want a sip: URI", i, x.Name, x.URI)
+		}
+		queues[x.Name] = true
 	}
 	return nil
 }

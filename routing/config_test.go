@@ -97,3 +97,23 @@ func TestConfigValidate(t *testing.T) {
 		})
 	}
 }
+
+func TestExternalDestinations(t *testing.T) {
+	c := DefaultConfig()
+	c.External = []ExternalConfig{{Name: "partner", URI: "sip:+15550100@carrier.example", Refer: true}}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if x, ok := c.ExternalDestination("partner"); !ok || x.URI != "sip:+15550100@carrier.example" || !x.Refer {
+		t.Errorf("partner: %+v %v", x, ok)
+	}
+	if _, ok := c.ExternalDestination("general"); ok {
+		t.Error("a queue is not an external destination")
+	}
+	for _, bad := range []ExternalConfig{{URI: "sip:x@y"}, {Name: "general", URI: "sip:x@y"}, {Name: "p", URI: "tel:+1555"}} {
+		c.External = []ExternalConfig{bad}
+		if err := c.Validate(); err == nil {
+			t.Errorf("external %+v accepted", bad)
+		}
+	}
+}

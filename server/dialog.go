@@ -46,13 +46,13 @@ func newConversation(cfg config.Config, menu *ivr.Menu, m *metrics.Metrics, log 
 	}
 	lc := cfg.LLM
 	if len(lc.Queues) == 0 {
-		lc.Queues = cfg.Routing.QueueNames()
+		lc.Queues = cfg.Routing.Destinations()
 	}
 	named := append(flow.Queues(), d.HumanQueue, d.CrisisQueue)
 	if d.Brain == dialog.BrainLLM {
 		named = append(named, lc.Queues...)
 	}
-	if err := knownQueues(named, cfg.Routing.QueueNames()); err != nil {
+	if err := knownQueues(named, cfg.Routing.Destinations()); err != nil {
 		return nil, err
 	}
 	ruleBrain := rules.New(flow, kb)
@@ -82,7 +82,8 @@ func knownQueues(named, have []string) error {
 		}
 	}
 	if len(unknown) > 0 {
-		return fmt.Errorf("dialog: queues %s are not in routing.queues (%s)", strings.Join(unknown, ", "), strings.Join(have, ", "))
+		return fmt.Errorf("dialog: queues %s are not in routing.queues or routing.external (%s)",
+			strings.Join(unknown, ", "), strings.Join(have, ", "))
 	}
 	return nil
 }

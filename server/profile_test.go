@@ -64,7 +64,7 @@ func TestUnknownQueuesStopStartUp(t *testing.T) {
 		t.Errorf("known queues: %v", err)
 	}
 	err := knownQueues([]string{"general", "vip", "fraud", "vip"}, []string{"general"})
-	if err == nil || !strings.Contains(err.Error(), "queues vip, fraud are not in routing.queues") {
+	if err == nil || !strings.Contains(err.Error(), "queues vip, fraud are not in routing.queues or routing.external") {
 		t.Errorf("unknown queues: %v", err)
 	}
 }

@@ -289,21 +289,23 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 func (s *Server) handleCall(ctx context.Context, call *sip.Call) {
 	s.serveCall(ctx, call.Leg, call.Log, callInfo{id: call.Leg.ID(), from: call.From.User, to: call.To.User,
-		channel: store.ChannelTrunk, trunk: call.Trunk, at: time.Now()})
+		channel: store.ChannelTrunk, trunk: call.Trunk, at: time.Now()}, s.transferOut(call, call.Log))
 }
 
 // handleBrowserCall serves a call from the caller page like a phone call.
 func (s *Server) handleBrowserCall(ctx context.Context, call *webrtc.Call) {
 	s.serveCall(ctx, call.Leg, call.Log, callInfo{id: call.ID, from: call.RemoteAddr.Addr().String(),
-		channel: store.ChannelBrowser, at: time.Now()})
+		channel: store.ChannelBrowser, at: time.Now()}, s.transferOut(nil, call.Log))
 	if err := call.Leg.Hangup(ctx); err != nil {
 		call.Log.Debug("browser call already ended", "err", err)
 	}
 }
 
 // serveCall runs one answered call, whatever brought it: its recording,
-// its record, and the conversation.
-func (s *Server) serveCall(ctx context.Context, leg media.Leg, log *slog.Logger, info callInfo) {
+// its record, and the conversation; out hands it to destinations outside
+// Hotline.
+func (s *Server) serveCall(ctx context.Context, leg media.Leg, log *slog.Logger, info callInfo,
+	out func(string) func(context.Context, media.Leg) error) {
 	base := recordingBase(s.cfg.Recording.Dir, info.at, info.id)
 	caller := s.profile(info.from)
 	rec := s.openRecord(ctx, log, info, caller, base)
@@ -324,7 +326,7 @@ func (s *Server) serveCall(ctx context.Context, leg media.Leg, log *slog.Logger,
 	emotion := prosody.NewTracker(s.cfg.Emotion)
 	messagePath := base + "-message.wav"
 	c := ivr.Call{Leg: leg, Log: log, MessagePath: messagePath, OnTurn: rec.turn, Emotion: emotion,
-		Caller: caller, OnCrisis: rec.crisis, Agents: s.agents, OnCallback: rec.callback}
+		Caller: caller, OnCrisis: rec.crisis, TransferOut: out, Agents: s.agents, OnCallback: rec.callback}
 	var err error
 	if s.conv != nil {
 		err = s.conv.Serve(ctx, c)
