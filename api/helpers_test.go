@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -21,6 +20,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/hotline-cc/hotline/events"
+	"github.com/hotline-cc/hotline/internal/logbuf"
 	"github.com/hotline-cc/hotline/metrics"
 	"github.com/hotline-cc/hotline/routing"
 	"github.com/hotline-cc/hotline/store"
@@ -38,24 +38,6 @@ const (
 
 var t0 = time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
 
-// syncBuf is a log buffer safe for the server's goroutines and the test's.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // fixture is a running API over a real SQLite store filled through the
 // store's write API.
 type fixture struct {
@@ -63,7 +45,7 @@ type fixture struct {
 	store   *store.Store
 	bus     *events.Bus
 	metrics *metrics.Metrics
-	log     *syncBuf
+	log     *logbuf.Buffer
 	ready   atomic.Pointer[error]
 	recDir  string
 	control *fakeControl
@@ -158,7 +140,7 @@ func newFixtureDeps(t testing.TB, bus *events.Bus, edit func(*Config), editDeps 
 	}
 	t.Cleanup(func() { st.Close() })
 	f := &fixture{
-		store: st, bus: bus, metrics: metrics.New(), log: &syncBuf{},
+		store: st, bus: bus, metrics: metrics.New(), log: &logbuf.Buffer{},
 		recDir: filepath.Join(dir, "recordings"), byDisposition: map[string][]int64{}, byEmotion: map[string][]int64{},
 	}
 	f.fill(t)

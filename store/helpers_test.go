@@ -1,30 +1,11 @@
 package store
 
 import (
-	"bytes"
 	"log/slog"
-	"sync"
+
+	"github.com/hotline-cc/hotline/internal/logbuf"
 )
 
-// syncBuf is a buffer safe for a logger in one goroutine and a reader in
-// another.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func slogTo(b *syncBuf) *slog.Logger {
+func slogTo(b *logbuf.Buffer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }

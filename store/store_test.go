@@ -15,6 +15,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/hotline-cc/hotline/internal/logbuf"
 	"github.com/hotline-cc/hotline/internal/pgtest"
 	"github.com/hotline-cc/hotline/redact"
 )
@@ -881,7 +882,7 @@ func testRunPurge(t *testing.T, db newDB) {
 	call := startCall(t, s, CallStart{At: old})
 	must(s.AddTurn(ctx, call, Turn{Speaker: SpeakerCaller, Text: "old", At: old}))(t)
 
-	var logged syncBuf
+	var logged logbuf.Buffer
 	log := slogTo(&logged)
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)

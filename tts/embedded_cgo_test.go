@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-cc/hotline/internal/logbuf"
 	"github.com/hotline-cc/hotline/media"
 )
 
@@ -314,7 +315,7 @@ func TestNewOpenAIFallsBackToEmbedded(t *testing.T) {
 	cfg.Provider, cfg.Fallback = ProviderOpenAI, ProviderEmbedded
 	cfg.CacheDir = t.TempDir()
 	cfg.OpenAI.BaseURL = srv.srv.URL + "/v1"
-	var logs syncBuffer
+	var logs logbuf.Buffer
 	s, err := New(cfg, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)

@@ -1,43 +1,24 @@
 package tts
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/hotline-cc/hotline/internal/logbuf"
 	"github.com/hotline-cc/hotline/internal/logctx"
 )
-
-// syncBuffer is a log destination safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func TestFallbackOnError(t *testing.T) {
 	noLeaks(t)
 	down := errors.New("HTTP 503")
 	primary := &fakeSynth{name: "primary/v", fail: func(string) error { return down }}
 	secondary := &fakeSynth{name: "secondary/v"}
-	var logs syncBuffer
+	var logs logbuf.Buffer
 	f := WithFallback(primary, secondary, time.Second, quiet()).(*fallback)
 	ctx := logctx.With(context.Background(), slog.New(slog.NewTextHandler(&logs, nil)).With("call", "c-42"))
 
