@@ -3,10 +3,11 @@
 // the conversation so far and the caller's mood, live from the event
 // stream (which carries this agent's calls only).
 //
-// Call audio belongs to the phone. A browser phone installs
-// window.hotlineAgent = {accept(), reject(), mute(on), hold(on), hangup()}
-// and then dispatches a "hotline-agent-phone" event on window; until then
-// the audio controls stay disabled and the audio is on the SIP phone.
+// Call audio belongs to the phone. The browser phone (phone.js), connected
+// while the agent is signed in, installs window.hotlineAgent = {accept(),
+// reject(), mute(on), hold(on), hangup()} and then dispatches a
+// "hotline-agent-phone" event on window; until then the audio controls
+// stay disabled and the audio is on the SIP phone.
 'use strict';
 
 (() => {
@@ -19,6 +20,7 @@
   let session = D.saved.get('hotline.agent'); // {token, agent}
   let api = null;
   let stopLive = null;
+  let stopPhone = null;
   let call = null; // the call on screen; see newCall
   let poll = 0;
 
@@ -47,6 +49,8 @@
 
   function signOut(why) {
     if (stopLive) stopLive();
+    if (stopPhone) stopPhone();
+    stopPhone = null;
     clearInterval(poll);
     session = null;
     D.saved.clear('hotline.agent');
@@ -66,6 +70,7 @@
     $('signout').hidden = false;
     $('who').textContent = session.agent;
     stopLive = D.live(session.token, { event: onEvent, status: liveStatus, open: refresh });
+    stopPhone = HotlineAgentPhone.connect(session.token, { ring: onRing, cancel: onCancel, state: onPhone, error: (t) => say(t, 'error') });
     poll = setInterval(refresh, 10000);
   }
 
@@ -188,6 +193,31 @@
         endCall(d);
         break;
     }
+  }
+
+  // onRing shows the call that rings at the browser phone: the screen pop
+  // comes with the ring, before the call's events.
+  function onRing(m) {
+    if (!call || call.id !== m.call || call.ended) newCall(m.call);
+    if (m.from) $('caller').textContent = m.from;
+    if (m.queue) $('queue').textContent = m.queue;
+    if (m.summary) $('summary').textContent = m.summary;
+    $('call-phase').textContent = 'Ringing: A to accept';
+    phoneControls();
+  }
+
+  function onCancel(m) {
+    if (call && call.id === m.call && !call.connected) clearCall();
+    say(m.reason === 'timeout' ? 'You missed a call.' : 'The caller is no longer waiting.');
+    refresh();
+  }
+
+  function onPhone(s) {
+    $('call').dataset.phone = s;
+    if (s === 'connecting' && call) $('call-phase').textContent = 'Connecting…';
+    if (s === 'connected' && call) $('call-phase').textContent = 'On the call';
+    if (s === 'idle') for (const id of ['mute', 'hold']) $(id).setAttribute('aria-pressed', 'false');
+    phoneControls();
   }
 
   function addTurn(t) {

@@ -42,23 +42,6 @@
     hangupButton.disabled = idle;
   }
 
-  // preferG711 offers PCMU, then PCMA, and telephone-event for keys: the
-  // codecs Hotline speaks, so the offer carries nothing it would refuse.
-  function preferG711(transceiver) {
-    if (!transceiver.setCodecPreferences || !RTCRtpReceiver.getCapabilities) return;
-    const rank = (c) => {
-      const m = c.mimeType.toLowerCase();
-      if (m === 'audio/pcmu') return 0;
-      if (m === 'audio/pcma') return 1;
-      if (m === 'audio/telephone-event' && c.clockRate === 8000) return 2;
-      return -1;
-    };
-    const codecs = RTCRtpReceiver.getCapabilities('audio').codecs
-      .filter((c) => rank(c) >= 0)
-      .sort((a, b) => rank(a) - rank(b));
-    if (codecs.length) transceiver.setCodecPreferences(codecs);
-  }
-
   // startMeter shows the microphone's level, so the caller sees they are heard.
   function startMeter(stream) {
     const ctx = new AudioContext();
@@ -96,7 +79,7 @@
     pc = new RTCPeerConnection();
     const transceiver = pc.addTransceiver(mic.getAudioTracks()[0], { direction: 'sendrecv', streams: [mic] });
     sender = transceiver.sender;
-    preferG711(transceiver);
+    HotlineSignaling.preferG711(transceiver);
     pc.ontrack = (e) => { remote.srcObject = e.streams[0] || new MediaStream([e.track]); };
     pc.onicecandidate = (e) => {
       if (e.candidate && e.candidate.candidate) sig.send('candidate', { candidate: e.candidate.toJSON() });
@@ -158,23 +141,7 @@
   // For tests and support: the call's state and its WebRTC statistics.
   window.hotlineCaller = {
     state: () => status.dataset.state,
-    async stats() {
-      if (!pc) return null;
-      const out = {};
-      (await pc.getStats()).forEach((s) => {
-        if (s.type === 'inbound-rtp' && s.kind === 'audio') {
-          out.packetsReceived = s.packetsReceived;
-          out.audioLevel = s.audioLevel;
-          out.totalAudioEnergy = s.totalAudioEnergy;
-          out.codecId = s.codecId;
-        }
-        if (s.type === 'outbound-rtp' && s.kind === 'audio') out.packetsSent = s.packetsSent;
-      });
-      if (out.codecId) {
-        (await pc.getStats()).forEach((s) => { if (s.id === out.codecId) out.codec = s.mimeType; });
-      }
-      return out;
-    },
+    stats: () => (pc ? HotlineSignaling.audioStats(pc) : Promise.resolve(null)),
   };
 
   setState('idle');

@@ -6,8 +6,11 @@
 'use strict';
 
 class HotlineSignaling {
-  constructor(url) {
+  // protocols are the WebSocket subprotocols to offer: an agent's phone
+  // offers its login token this way, out of the URL and the access logs.
+  constructor(url, protocols) {
     this.url = url;
+    this.protocols = protocols || [];
     this.handlers = {};
     this.ws = null;
     this.session = null;
@@ -30,7 +33,7 @@ class HotlineSignaling {
 
   open() {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(this.url);
+      const ws = new WebSocket(this.url, this.protocols);
       let opened = false;
       ws.onopen = () => { opened = true; resolve(); };
       ws.onmessage = (e) => this.receive(e.data);
@@ -51,7 +54,8 @@ class HotlineSignaling {
   receive(data) {
     let m;
     try { m = JSON.parse(data); } catch { return; }
-    if (m.type === 'answer') { this.session = m.session; this.token = m.token; }
+    // An agent's phone takes one call after another on the same socket.
+    if (m.type === 'answer') { this.session = m.session; this.token = m.token; this.done = false; }
     if (m.type === 'resumed') this.retries = 0;
     if (m.type === 'hangup') this.done = true;
     if (m.type === 'error' && m.code === 'no_session') { this.finish(); return; }
@@ -79,6 +83,41 @@ class HotlineSignaling {
     this.ws = null;
     if (ws) ws.close(1000);
     this.emit('closed');
+  }
+
+  // preferG711 offers PCMU, then PCMA, and telephone-event for keys: the
+  // codecs Hotline speaks, so the offer carries nothing it would refuse.
+  static preferG711(transceiver) {
+    if (!transceiver.setCodecPreferences || !RTCRtpReceiver.getCapabilities) return;
+    const rank = (c) => {
+      const m = c.mimeType.toLowerCase();
+      if (m === 'audio/pcmu') return 0;
+      if (m === 'audio/pcma') return 1;
+      if (m === 'audio/telephone-event' && c.clockRate === 8000) return 2;
+      return -1;
+    };
+    const codecs = RTCRtpReceiver.getCapabilities('audio').codecs
+      .filter((c) => rank(c) >= 0)
+      .sort((a, b) => rank(a) - rank(b));
+    if (codecs.length) transceiver.setCodecPreferences(codecs);
+  }
+
+  // audioStats is what tests and support read of a call: packets both
+  // ways, the level and energy of what is heard, and the codec.
+  static async audioStats(pc) {
+    const out = {};
+    const stats = await pc.getStats();
+    stats.forEach((s) => {
+      if (s.type === 'inbound-rtp' && s.kind === 'audio') {
+        out.packetsReceived = s.packetsReceived;
+        out.audioLevel = s.audioLevel;
+        out.totalAudioEnergy = s.totalAudioEnergy;
+        out.codecId = s.codecId;
+      }
+      if (s.type === 'outbound-rtp' && s.kind === 'audio') out.packetsSent = s.packetsSent;
+    });
+    if (out.codecId) stats.forEach((s) => { if (s.id === out.codecId) out.codec = s.mimeType; });
+    return out;
   }
 
   close() {
