@@ -37,7 +37,7 @@ func testConfig() Config {
 // startServer serves cfg on a loopback httptest server and returns the
 // caller endpoint's ws:// URL. Cleanup shuts it down and checks that
 // nothing was left running.
-func startServer(t *testing.T, cfg Config, onCall func(context.Context, *Call), opts ...Option) (*Server, string) {
+func startServer(t testing.TB, cfg Config, onCall func(context.Context, *Call), opts ...Option) (*Server, string) {
 	t.Helper()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
@@ -59,7 +59,7 @@ func startServer(t *testing.T, cfg Config, onCall func(context.Context, *Call), 
 // testClient stands in for the caller page: a pion peer connection that
 // sends a tone and records what it hears, over the real signaling.
 type testClient struct {
-	t     *testing.T
+	t     testing.TB
 	ws    *websocket.Conn
 	wsMu  sync.Mutex
 	pc    *pion.PeerConnection
@@ -90,7 +90,7 @@ func loopbackSettings() pion.SettingEngine {
 
 // dialCall opens the signaling socket and sends an offer with codecs (in
 // that order) and telephone-event.
-func dialCall(t *testing.T, url string, codecs ...string) *testClient {
+func dialCall(t testing.TB, url string, codecs ...string) *testClient {
 	t.Helper()
 	ws, _, err := websocket.DefaultDialer.Dial(url, nil)
 	if err != nil {
@@ -116,7 +116,7 @@ func (c *testClient) offer() {
 	}
 }
 
-func newTestClient(t *testing.T, ws *websocket.Conn, codecs ...string) *testClient {
+func newTestClient(t testing.TB, ws *websocket.Conn, codecs ...string) *testClient {
 	t.Helper()
 	if len(codecs) == 0 {
 		codecs = []string{"PCMU"}
@@ -185,7 +185,7 @@ func newTestClient(t *testing.T, ws *websocket.Conn, codecs ...string) *testClie
 	return c
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
