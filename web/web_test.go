@@ -13,7 +13,8 @@ func TestPagesAreServed(t *testing.T) {
 	defer hs.Close()
 	for path, want := range map[string]string{
 		"/caller/":                  "<title>Call us</title>",
-		"/caller/caller.js":         "setCodecPreferences",
+		"/caller/caller.js":         "window.hotlineCaller",
+		"/shared/signaling.js":      "setCodecPreferences",
 		"/caller/caller.css":        ".meter",
 		"/shared/signaling.js":      "class HotlineSignaling",
 		"/shared/desk.js":           "const HotlineDesk",
