@@ -14,9 +14,8 @@ func TestPagesAreServed(t *testing.T) {
 	for path, want := range map[string]string{
 		"/caller/":                  "<title>Call us</title>",
 		"/caller/caller.js":         "window.hotlineCaller",
-		"/shared/signaling.js":      "setCodecPreferences",
 		"/caller/caller.css":        ".meter",
-		"/shared/signaling.js":      "class HotlineSignaling",
+		"/shared/signaling.js":      "setCodecPreferences",
 		"/shared/desk.js":           "const HotlineDesk",
 		"/shared/desk.css":          ".emo-angry",
 		"/agent/":                   "<title>Hotline agent</title>",
