@@ -116,6 +116,8 @@ type Deps struct {
 	Login func(agent, password string) bool
 	// AgentControl changes agents' states (routing's SetState); nil: 501.
 	AgentControl AgentControl
+	// CallControl transfers live calls on; nil: 501.
+	CallControl CallControl
 }
 
 // readTimeout bounds a request's database work.
@@ -203,6 +205,7 @@ func New(cfg Config, deps Deps, log *slog.Logger) (http.Handler, error) {
 	mux.Handle("GET /api/v1/alerts", s.auth(RoleSupervisor, s.alerts))
 	mux.Handle("POST /api/v1/alerts/{id}/ack", s.auth(RoleSupervisor, s.ackAlert))
 	mux.Handle("GET /api/v1/events", s.auth(RoleAgent, s.events))
+	mux.Handle("POST /api/v1/transfers", s.auth(RoleAgent, s.transferCall))
 	desk := pages()
 	for _, dir := range []string{"/agent/", "/supervisor/", "/shared/"} {
 		mux.Handle("GET "+dir, desk)

@@ -17,6 +17,75 @@ import (
 	"github.com/hotline-cc/hotline/web"
 )
 
+// CallControl moves live calls for the agents' and supervisors' desktops.
+type CallControl interface {
+	// TransferCall hands the call an agent is talking with on to queue;
+	// agent, when not empty, must be the agent serving it. Errors: a
+	// wrapped ErrNoSuchCall (404), ErrNotYours (403), ErrNotTransferable
+	// (409), store.ErrInvalid for an unknown queue (400).
+	TransferCall(callID, agent, queue string) error
+}
+
+// Errors a CallControl reports.
+var (
+	ErrNoSuchCall      = errors.New("no such live call")
+	ErrNotYours        = errors.New("the call is another agent's")
+	ErrNotTransferable = errors.New("the call is not with an agent, or is already being transferred")
+)
+
+// transferRequest is the body of POST /api/v1/transfers.
+type transferRequest struct {
+	CallID string `json:"call_id"`
+	Queue  string `json:"queue"`
+}
+
+// transferCall hands a live call on to another queue: an agent their own
+// call, a supervisor any.
+func (s *server) transferCall(w http.ResponseWriter, r *http.Request) {
+	if s.deps.CallControl == nil {
+		writeError(w, http.StatusNotImplemented, "calls are not transferred on this node")
+		return
+	}
+	if !isJSON(w, r) {
+		return
+	}
+	var req transferRequest
+	if err := decodeBody(r.Body, &req); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var bad []string
+	if req.CallID == "" || len(req.CallID) > maxEcho {
+		bad = append(bad, "call_id: want the live call's id")
+	}
+	if req.Queue == "" || len(req.Queue) > maxEcho {
+		bad = append(bad, "queue: want a queue's name")
+	}
+	if err := badList(bad); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p := principalOf(r.Context())
+	agent := ""
+	if p.role < RoleSupervisor {
+		agent = p.name
+	}
+	err := s.deps.CallControl.TransferCall(req.CallID, agent, req.Queue)
+	switch {
+	case errors.Is(err, ErrNoSuchCall):
+		writeError(w, http.StatusNotFound, "no such live call")
+	case errors.Is(err, ErrNotYours):
+		writeError(w, http.StatusForbidden, "the call is another agent's")
+	case errors.Is(err, ErrNotTransferable):
+		writeError(w, http.StatusConflict, ErrNotTransferable.Error())
+	case err != nil:
+		s.fail(w, r, err)
+	default:
+		s.log.Info("api: call transferred on", "queue", req.Queue, "by", p.name)
+		writeJSON(w, http.StatusAccepted, req)
+	}
+}
+
 // AgentControl changes an agent's state for the agent and supervisor
 // desktops. state is available, not_ready or offline; reason says why an
 // agent is not ready. An error matching routing.ErrInvalidTransition is

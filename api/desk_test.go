@@ -403,3 +403,49 @@ func TestDesktopPages(t *testing.T) {
 		t.Errorf("/agent: %d to %q, want a redirect to /agent/", rec.Code, rec.Header().Get("Location"))
 	}
 }
+
+// calls is a CallControl of live calls: call id → the agent talking.
+type calls map[string]string
+
+func (c calls) TransferCall(callID, agent, queue string) error {
+	serving, ok := c[callID]
+	switch {
+	case !ok:
+		return fmt.Errorf("call %s: %w", callID, ErrNoSuchCall)
+	case queue == "nowhere":
+		return fmt.Errorf("queue nowhere: %w", store.ErrInvalid)
+	case serving == "":
+		return ErrNotTransferable
+	case agent != "" && agent != serving:
+		return ErrNotYours
+	}
+	return nil
+}
+
+func TestTransferCall(t *testing.T) {
+	f := newFixtureDeps(t, events.NewBus(0), func(*Config) {}, func(d *Deps) {
+		d.CallControl = calls{"c1": "alice", "c2": "bob", "c3": ""}
+	})
+	for _, c := range []struct {
+		who, token, body string
+		want             int
+	}{
+		{"alice her call", aliceToken, `{"call_id":"c1","queue":"cards"}`, http.StatusAccepted},
+		{"alice bob's call", aliceToken, `{"call_id":"c2","queue":"cards"}`, http.StatusForbidden},
+		{"supervisor bob's call", supToken, `{"call_id":"c2","queue":"cards"}`, http.StatusAccepted},
+		{"a call with no agent", supToken, `{"call_id":"c3","queue":"cards"}`, http.StatusConflict},
+		{"no such call", supToken, `{"call_id":"c9","queue":"cards"}`, http.StatusNotFound},
+		{"unknown queue", supToken, `{"call_id":"c1","queue":"nowhere"}`, http.StatusBadRequest},
+		{"no queue", supToken, `{"call_id":"c1"}`, http.StatusBadRequest},
+		{"unknown field", supToken, `{"call_id":"c1","queue":"cards","agent":"x"}`, http.StatusBadRequest},
+		{"no token", "", `{"call_id":"c1","queue":"cards"}`, http.StatusUnauthorized},
+	} {
+		if r := f.post(t, "/api/v1/transfers", c.token, c.body); r.status != c.want {
+			t.Errorf("%s: %d, want %d (%s)", c.who, r.status, c.want, r.body)
+		}
+	}
+	g := newFixture(t)
+	if r := g.post(t, "/api/v1/transfers", supToken, `{"call_id":"c1","queue":"cards"}`); r.status != http.StatusNotImplemented {
+		t.Errorf("without CallControl: %d, want 501", r.status)
+	}
+}

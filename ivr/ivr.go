@@ -190,6 +190,10 @@ type Call struct {
 	// name is not one (a queue). The way returns once the caller's part
 	// with Hotline is over.
 	TransferOut func(destination string) func(ctx context.Context, caller media.Leg) error
+	// Transfers, if set, brings the queues an agent talking with the
+	// caller transfers the call on to: the agent's leg ends and the caller
+	// waits in the new queue, keeping their place in time.
+	Transfers <-chan string
 	// OnCallback, if set, is told the number a caller who chose not to
 	// wait for an agent wants to be called back at.
 	OnCallback func(number string)

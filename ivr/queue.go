@@ -25,10 +25,12 @@ type Agents interface {
 	// filled in (routing.Config.Queue). A name that is not configured gets
 	// the first queue, and known is false.
 	Queue(name string) (q routing.QueueConfig, known bool)
-	// Enqueue and Position are the distributor's (routing.ACD). The call
-	// leaves the queue, or ends with its agent, when ctx ends.
+	// Enqueue, Position and Hangup are the distributor's (routing.ACD).
+	// The call leaves the queue, or ends with its agent, when ctx ends, or
+	// at once with Hangup (before it joins another queue).
 	Enqueue(ctx context.Context, c routing.Call) (*routing.Ticket, error)
 	Position(callID string) (routing.Position, error)
+	Hangup(callID string) error
 	// Ring rings the phone of the agent the call is offered to until they
 	// answer, the ring times out or ctx ends, and tells the distributor how
 	// it went. It returns the answered agent's leg, which its caller hangs
@@ -68,6 +70,8 @@ type waitEnd struct {
 	outcome routing.Outcome
 	// message: the caller pressed 0 to leave a message instead.
 	message bool
+	// transferTo is the queue the agent transferred the call on to.
+	transferTo string
 }
 
 // toQueue hands the call to a person: it waits in the queue the dialog
@@ -85,7 +89,8 @@ func (s *session) toQueue(ctx context.Context, tr TransferTurn) error {
 	tr.Class = s.class(tr.Reason).String()
 	since := time.Now()
 	for {
-		s.record(Turn{At: time.Since(s.start), Speaker: "hotline", Transfer: &tr})
+		joined := tr // the record keeps this one; tr changes on
+		s.record(Turn{At: time.Since(s.start), Speaker: "hotline", Transfer: &joined})
 		end, err := s.waitInQueue(ctx, q, tr, since)
 		switch {
 		case err != nil:
@@ -94,6 +99,16 @@ func (s *session) toQueue(ctx context.Context, tr TransferTurn) error {
 			return s.message(ctx, "record", s.m.prompts.Record)
 		}
 		o := end.outcome
+		if end.transferTo != "" {
+			from := o.Agent
+			q, known = s.c.Agents.Queue(end.transferTo)
+			if !known {
+				s.c.Log.Warn("agent's transfer to a queue that is not configured: the first queue takes it",
+					"asked", end.transferTo, "queue", q.Name)
+			}
+			tr.Queue, tr.Reason, tr.Agent = q.Name, "transferred on by "+from, ""
+			continue
+		}
 		if o.Kind != routing.Overflowed {
 			return nil
 		}
@@ -202,8 +217,15 @@ func (s *session) waitInQueue(ctx context.Context, q routing.QueueConfig, tr Tra
 				if r.err != nil {
 					return waitEnd{}, r.err
 				}
-				s.talk(ctx, r.leg, o, tr, since)
-				return waitEnd{outcome: o}, nil
+				to := s.talk(ctx, r.leg, o, tr, since)
+				if to != "" {
+					// The agent wraps up now, and the call may join the
+					// next queue.
+					if err := s.c.Agents.Hangup(s.c.Leg.ID()); err != nil {
+						return waitEnd{}, fmt.Errorf("queue %s: %w", q.Name, err)
+					}
+				}
+				return waitEnd{outcome: o, transferTo: to}, nil
 			default: // Overflowed, Abandoned: final
 				music.stop()
 				s.c.Log.Info("left the queue", "queue", q.Name, "outcome", o.Kind.String(), "reason", o.Reason,
@@ -288,17 +310,38 @@ func (s *session) ring(ctx context.Context, bg *sync.WaitGroup, offer routing.Ou
 }
 
 // talk bridges the caller with the agent who answered until either hangs
-// up, then ends the agent's leg; the caller's is the server's to end.
-func (s *session) talk(ctx context.Context, agent media.Leg, o routing.Outcome, tr TransferTurn, since time.Time) {
+// up, or the agent transfers the call on to another queue (returned), then
+// ends the agent's leg; the caller's is the server's to end.
+func (s *session) talk(ctx context.Context, agent media.Leg, o routing.Outcome, tr TransferTurn, since time.Time) string {
 	defer EndLeg(ctx, agent, s.c.Log)
 	tr.Agent, tr.Queue, tr.Summary = o.Agent, o.Queue, ""
 	s.record(Turn{At: time.Since(s.start), Speaker: "hotline", Transfer: &tr})
 	s.c.Log.Info("agent connected", "agent", o.Agent, "queue", o.Queue, "waited", time.Since(since).Round(time.Millisecond))
-	res, err := media.Bridge(logctx.With(ctx, s.c.Log), s.c.Leg, agent, media.BridgeOptions{})
-	if err != nil && ctx.Err() == nil {
-		s.c.Log.Warn("conversation with the agent cut", "agent", o.Agent, "err", err)
+	bctx, cut := context.WithCancel(logctx.With(ctx, s.c.Log))
+	defer cut()
+	type bridged struct {
+		res media.BridgeResult
+		err error
 	}
-	s.c.Log.Info("agent call ended", "agent", o.Agent, "hung_up", res.HungUp.String(), "talked", res.Duration.Round(time.Millisecond))
+	done := make(chan bridged, 1)
+	go func() {
+		res, err := media.Bridge(bctx, s.c.Leg, agent, media.BridgeOptions{})
+		done <- bridged{res, err}
+	}()
+	var to string
+	var b bridged
+	select {
+	case b = <-done:
+	case to = <-s.c.Transfers:
+		s.c.Log.Info("agent transfers the call on", "agent", o.Agent, "queue", to)
+		cut()
+		b = <-done
+	}
+	if b.err != nil && ctx.Err() == nil && to == "" {
+		s.c.Log.Warn("conversation with the agent cut", "agent", o.Agent, "err", b.err)
+	}
+	s.c.Log.Info("agent call ended", "agent", o.Agent, "hung_up", b.res.HungUp.String(), "talked", b.res.Duration.Round(time.Millisecond))
+	return to
 }
 
 // hangupWait bounds the BYE to a leg whose call has ended.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -130,6 +131,8 @@ type queueCall struct {
 	turns  chan Turn
 	done   chan error
 	msg    string
+	// transfer is the agent's desktop transferring the call on.
+	transfer chan string
 }
 
 func startQueueCall(t *testing.T, ctx context.Context, agents Agents, caller dialog.Profile, reason string) *queueCall {
@@ -144,9 +147,9 @@ func startQueueCall(t *testing.T, ctx context.Context, agents Agents, caller dia
 		t.Fatal(err)
 	}
 	qc := &queueCall{caller: callerLeg, heard: &listener{}, turns: make(chan Turn, 100), done: make(chan error, 1),
-		msg: filepath.Join(t.TempDir(), "msg.wav")}
+		msg: filepath.Join(t.TempDir(), "msg.wav"), transfer: make(chan string, 1)}
 	s := newSession(m, Call{Leg: hotline, Log: slog.New(slog.DiscardHandler), MessagePath: qc.msg,
-		OnTurn: func(t Turn) { qc.turns <- t }, Caller: caller, Agents: agents})
+		OnTurn: func(t Turn) { qc.turns <- t }, Caller: caller, Agents: agents, Transfers: qc.transfer})
 	go qc.heard.run(ctx, callerLeg)
 	go func() {
 		qc.done <- s.toQueue(ctx, TransferTurn{Queue: "general", Reason: reason, Summary: "wants a person"})
@@ -228,6 +231,56 @@ func TestQueueConnectsTheCallerWithAnAgent(t *testing.T) {
 		if len(tr) != 2 || tr[0].Queue != "general" || tr[0].Agent != "" || tr[0].Class != "normal" ||
 			tr[1].Agent != "alice" || tr[1].Queue != "general" {
 			t.Errorf("transfer turns %+v, want the queue joined, then alice", tr)
+		}
+	})
+}
+
+// The agent who answered transfers the call on to another queue: their
+// leg ends and they wrap up, and the caller is put through to an agent of
+// that queue.
+func TestAgentTransfersTheCallOn(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		cfg := routing.DefaultConfig()
+		cfg.Agents = []routing.AgentConfig{{ID: "alice"}, {ID: "bob"}}
+		d := newDesk(t, cfg, "alice", "bob")
+		qc := startQueueCall(t, ctx, d, dialog.Profile{Number: "+15550100"}, "asked for a person")
+
+		time.Sleep(2 * time.Second)
+		if n := qc.heard.heard(agentHz); n < 50 {
+			t.Fatalf("the caller heard %d frames of alice", n)
+		}
+		qc.transfer <- "cards"
+		time.Sleep(3 * time.Second)
+		select {
+		case err := <-qc.done:
+			t.Fatalf("the call left the queue after the transfer: %v", err)
+		default:
+		}
+		d.mu.Lock()
+		rung := d.rung
+		d.mu.Unlock()
+		if len(rung) != 2 || rung[0] != "alice" || rung[1] != "bob" {
+			t.Fatalf("rang %v, want alice, then bob for the cards queue", rung)
+		}
+		if st := d.Snapshot().Agents[0]; st.ID != "alice" || st.State != routing.WrapUp {
+			t.Errorf("after her transfer alice is %v, want wrap_up", st.State)
+		}
+		qc.caller.Hangup(ctx)
+		if err := qc.wait(t); err != nil {
+			t.Fatalf("toQueue: %v", err)
+		}
+		d.wg.Wait()
+		synctest.Wait()
+		var got []string
+		for _, tr := range qc.transfers() {
+			got = append(got, tr.Queue+"/"+tr.Agent+"/"+tr.Reason)
+		}
+		want := []string{"general//asked for a person", "general/alice/asked for a person",
+			"cards//transferred on by alice", "cards/bob/transferred on by alice"}
+		if strings.Join(got, " | ") != strings.Join(want, " | ") {
+			t.Errorf("transfer turns\n%q\nwant\n%q", got, want)
 		}
 	})
 }

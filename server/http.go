@@ -24,7 +24,7 @@ func (s *Server) startHTTP() error {
 	cfg := s.cfg.API
 	cfg.RecordingsDir = s.cfg.Recording.Dir
 	deps := api.Deps{Store: s.store, Events: s.events, Ready: s.ready, Agents: s.desk, Queues: s.desk,
-		AgentControl: api.AgentControlFunc(s.desk.setState), Login: s.agentLogin}
+		AgentControl: api.AgentControlFunc(s.desk.setState), Login: s.agentLogin, CallControl: s}
 	if cfg.MetricsListen == "" {
 		deps.Metrics = s.metrics.Handler()
 	}

@@ -1,14 +1,18 @@
 package server
 
 import (
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/hotline-cc/hotline/api"
 	"github.com/hotline-cc/hotline/dialog"
+	"github.com/hotline-cc/hotline/routing"
 	"github.com/hotline-cc/hotline/sip"
+	"github.com/hotline-cc/hotline/store"
 )
 
 // A caller in the customer directory reaches the dialog with their name,
@@ -66,5 +70,36 @@ func TestUnknownQueuesStopStartUp(t *testing.T) {
 	err := knownQueues([]string{"general", "vip", "fraud", "vip"}, []string{"general"})
 	if err == nil || !strings.Contains(err.Error(), "queues vip, fraud are not in routing.queues or routing.external") {
 		t.Errorf("unknown queues: %v", err)
+	}
+}
+
+// An agent hands their own call on to another queue, once; nobody else's.
+func TestTransferCall(t *testing.T) {
+	s := &Server{}
+	s.cfg.Routing = routing.DefaultConfig()
+	rec := &callRecord{}
+	alice := "alice"
+	rec.servedBy.Store(&alice)
+	live, gone := s.live.add("c1", rec)
+	defer gone()
+	_, gone2 := s.live.add("c2", &callRecord{})
+	defer gone2()
+	for _, c := range []struct {
+		call, agent, queue string
+		want               error
+	}{
+		{"c1", "bob", "cards", api.ErrNotYours},
+		{"c1", "alice", "nowhere", store.ErrInvalid},
+		{"c9", "", "cards", api.ErrNoSuchCall},
+		{"c2", "", "cards", api.ErrNotTransferable},
+		{"c1", "alice", "cards", nil},
+		{"c1", "", "loans", api.ErrNotTransferable}, // one transfer at a time
+	} {
+		if err := s.TransferCall(c.call, c.agent, c.queue); !errors.Is(err, c.want) {
+			t.Errorf("transfer %s by %q to %s: %v, want %v", c.call, c.agent, c.queue, err, c.want)
+		}
+	}
+	if q := <-live.transfer; q != "cards" {
+		t.Errorf("the call was handed to %q", q)
 	}
 }

@@ -179,6 +179,9 @@ func (r *callRecord) storeTurn(t ivr.Turn) {
 func (r *callRecord) transferred(t ivr.TransferTurn) {
 	now := time.Now()
 	if t.Agent == "" {
+		// Waiting again (an agent transferred the call on): no agent's
+		// stream follows the call until the next one answers.
+		r.servedBy.Store(nil)
 		r.m.Transfer(t.Queue)
 		r.publish("transfer", t)
 		r.handover = t

@@ -53,6 +53,8 @@ type Server struct {
 	// (a transfer then ends in a message).
 	desk   *agentDesk
 	agents ivr.Agents
+	// live are the calls in progress, for the desktops.
+	live liveCalls
 	// node names this server in the call records.
 	node    string
 	engines []io.Closer // speech engines, closed after the last call
@@ -323,10 +325,12 @@ func (s *Server) serveCall(ctx context.Context, leg media.Leg, log *slog.Logger,
 			}()
 		}
 	}
+	live, gone := s.live.add(info.id, rec)
+	defer gone()
 	emotion := prosody.NewTracker(s.cfg.Emotion)
 	messagePath := base + "-message.wav"
 	c := ivr.Call{Leg: leg, Log: log, MessagePath: messagePath, OnTurn: rec.turn, Emotion: emotion,
-		Caller: caller, OnCrisis: rec.crisis, TransferOut: out, Agents: s.agents, OnCallback: rec.callback}
+		Caller: caller, OnCrisis: rec.crisis, TransferOut: out, Transfers: live.transfer, Agents: s.agents, OnCallback: rec.callback}
 	var err error
 	if s.conv != nil {
 		err = s.conv.Serve(ctx, c)

@@ -111,7 +111,25 @@
       const q = await api.get('/api/v1/queues');
       const line = q.queues.map((x) => `${x.name}: ${x.waiting} waiting` + (x.waiting ? `, longest ${D.duration(x.longest_wait_ms)}` : ''));
       $('queues').textContent = line.length ? line.join(' · ') : 'No queues.';
+      const sel = $('transfer-queue');
+      const names = q.queues.map((x) => x.name);
+      if (sel.options.length !== names.length) {
+        sel.replaceChildren(...names.map((n) => new Option(n, n)));
+      }
     });
+  }
+
+  // transfer hands the call on screen on to the chosen queue: the caller
+  // waits there for the next agent, and this call ends for you.
+  async function transfer(ev) {
+    if (ev) ev.preventDefault();
+    if (!session || !call) return;
+    const queue = $('transfer-queue').value;
+    const ok = await guarded(async () => {
+      await api.post('/api/v1/transfers', { call_id: call.id, queue });
+      return true;
+    });
+    if (ok) say(`Transferred to ${queue}.`, 'info');
   }
 
   async function setState(state) {
@@ -300,13 +318,14 @@
   }
 
   for (const id of ['accept', 'reject', 'mute', 'hold', 'hangup']) $(id).addEventListener('click', () => audio(id));
+  $('transfer').addEventListener('submit', transfer);
   window.addEventListener('hotline-agent-phone', phoneControls);
 
   // ---- keyboard ----
 
   document.addEventListener('keydown', (e) => {
     if (!session || D.typing(e)) return;
-    const act = { r: () => setState('available'), n: () => setState('not_ready'), a: () => audio('accept'), h: () => audio('hangup') }[e.key.toLowerCase()];
+    const act = { r: () => setState('available'), n: () => setState('not_ready'), a: () => audio('accept'), h: () => audio('hangup'), t: () => transfer() }[e.key.toLowerCase()];
     if (act) {
       e.preventDefault();
       act();
