@@ -83,6 +83,10 @@ try {
     };
   });
   await agent.screenshot({ path: `${shots}/agent-call.png`, fullPage: true });
+  // The agent hands the call on to the crisis queue with T.
+  await agent.selectOption('#transfer-queue', 'crisis');
+  await agent.locator('body').press('t');
+  await agent.waitForFunction(() => document.getElementById('desk-msg').textContent.includes('Transferred to crisis'), null, wait);
 
   await sup.waitForSelector('.alert[data-key^="id:"]', wait);
   await sup.waitForFunction(() => document.querySelector('#calls [data-call] .emo-angry'), null, wait);

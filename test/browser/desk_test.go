@@ -33,9 +33,18 @@ const (
 // fakeDesk is the node's side of the desktops, as the server will provide
 // it from routing: the agents and queues, and agents' state changes.
 type fakeDesk struct {
-	mu     sync.Mutex
-	agents []api.AgentView
-	sets   []string
+	mu        sync.Mutex
+	agents    []api.AgentView
+	sets      []string
+	transfers []string
+}
+
+// TransferCall records the agent's transfer of their call on.
+func (d *fakeDesk) TransferCall(callID, agent, queue string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.transfers = append(d.transfers, callID+" by "+agent+" to "+queue)
+	return nil
 }
 
 func (d *fakeDesk) Agents() []api.AgentView {
@@ -124,7 +133,7 @@ func TestDesktopsInChromium(t *testing.T) {
 	cfg.Tokens = []api.Token{{Name: "sup", Role: "supervisor", Value: supToken}}
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	h, err := api.New(cfg, api.Deps{
-		Store: st, Events: bus, Agents: desk, Queues: desk, AgentControl: desk,
+		Store: st, Events: bus, Agents: desk, Queues: desk, AgentControl: desk, CallControl: desk,
 		Login: func(agent, password string) bool { return agent == "alice" && password == agentPassword },
 	}, log)
 	if err != nil {
@@ -227,6 +236,12 @@ func TestDesktopsInChromium(t *testing.T) {
 	}
 	if want := []string{"emo emo-tense", "emo emo-angry"}; !slices.Equal(a.Timeline, want) {
 		t.Errorf("emotion timeline %v, want %v", a.Timeline, want)
+	}
+	desk.mu.Lock()
+	transfers := slices.Clone(desk.transfers)
+	desk.mu.Unlock()
+	if want := []string{"desk-call-1@test by alice to crisis"}; !slices.Equal(transfers, want) {
+		t.Errorf("transfers from the desktop %q, want %q", transfers, want)
 	}
 	if want := []string{"CallerI was charged twice this monthtense ↑", "AssistantI am sorry about that. Let me get someone to help.", "CallerI want that money back todayangry ↑"}; !slices.Equal(a.Transcript, want) {
 		t.Errorf("transcript %q, want %q", a.Transcript, want)
