@@ -45,23 +45,11 @@ type phoneRun struct {
 // hears the other until the caller hangs up, which ends her call too.
 func TestBrowserAgentTakesACall(t *testing.T) {
 	t.Parallel()
-	if testing.Short() {
-		t.Skip("runs headless Chromium; skipped under -short")
-	}
 	needRoot(t)
 	need(t, "flite")
-	need(t, "node")
-	if _, err := os.Stat("/usr/bin/chromium"); err != nil {
-		t.Fatalf("no Chromium (scripts/setup.sh installs it): %v", err)
-	}
-	browserDir := filepath.Join(repoRoot, "test", "browser")
+	browserDir := needBrowser(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
-	setup := exec.CommandContext(ctx, "./setup.sh")
-	setup.Dir = browserDir
-	if out, err := setup.CombinedOutput(); err != nil {
-		t.Fatalf("test/browser/setup.sh: %v\n%s", err, out)
-	}
 
 	sipSection, extra := agentConfig("{name: general, ring_timeout: 20s}")
 	n := startHotline(t, sipSection, extra)

@@ -19,22 +19,10 @@ import (
 // them over WebRTC and answers from the knowledge base.
 func TestBrowserCallerTalksWithHotline(t *testing.T) {
 	t.Parallel()
-	if testing.Short() {
-		t.Skip("runs headless Chromium; skipped under -short")
-	}
 	need(t, "flite")
-	need(t, "node")
-	if _, err := os.Stat("/usr/bin/chromium"); err != nil {
-		t.Fatalf("no Chromium (scripts/setup.sh installs it): %v", err)
-	}
-	browserDir := filepath.Join(repoRoot, "test", "browser")
+	browserDir := needBrowser(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	setup := exec.CommandContext(ctx, "./setup.sh")
-	setup.Dir = browserDir
-	if out, err := setup.CombinedOutput(); err != nil {
-		t.Fatalf("test/browser/setup.sh: %v\n%s", err, out)
-	}
 
 	n := startHotline(t, "", "dialog: {brain: rules}")
 	page := "http://" + fmt.Sprint(n.logs.must(t, "caller page listening", nil, time.Second)["addr"]) + "/caller/"
@@ -81,4 +69,27 @@ func TestBrowserCallerTalksWithHotline(t *testing.T) {
 		t.Errorf("Hotline did not answer the opening hours:\n%s", n.logs.textAbove("DEBUG"))
 	}
 	n.logs.must(t, "caller emotion over the call", call, 10*time.Second)
+}
+
+// needBrowser makes sure headless Chromium and the browser test's Node
+// packages are there (test/browser/setup.sh, which does nothing once they
+// are) and returns the folder of the Playwright scripts.
+func needBrowser(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs headless Chromium; skipped under -short")
+	}
+	need(t, "node")
+	if _, err := os.Stat("/usr/bin/chromium"); err != nil {
+		t.Fatalf("no Chromium (scripts/setup.sh installs it): %v", err)
+	}
+	dir := filepath.Join(repoRoot, "test", "browser")
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	setup := exec.CommandContext(ctx, "./setup.sh")
+	setup.Dir = dir
+	if out, err := setup.CombinedOutput(); err != nil {
+		t.Fatalf("test/browser/setup.sh: %v\n%s", err, out)
+	}
+	return dir
 }
