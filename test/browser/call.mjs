@@ -5,7 +5,7 @@
 //
 // node call.mjs <page URL> <WAV file> [seconds] [screenshot.png]
 // HOTLINE_NO_KEYS=1 leaves the keypad alone.
-import { chromium } from 'playwright-core';
+import { launchWithMic } from './launch.mjs';
 
 const [url, wav, seconds = '4', shot] = process.argv.slice(2);
 if (!url || !wav) {
@@ -13,19 +13,7 @@ if (!url || !wav) {
   process.exit(2);
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: [
-    '--use-fake-ui-for-media-stream',
-    '--use-fake-device-for-media-stream',
-    `--use-file-for-fake-audio-capture=${wav}`,
-    // Media stays on 127.0.0.1, like the server (loopback_only).
-    '--allow-loopback-in-peer-connection',
-    '--autoplay-policy=no-user-gesture-required',
-    '--no-sandbox',
-  ],
-});
+const browser = await launchWithMic(wav);
 const result = { states: [] };
 try {
   const page = await browser.newPage();

@@ -6,7 +6,7 @@
 // up. It prints one JSON line with what it saw.
 //
 // node phone.mjs <API URL> <agent> <password> <WAV file> <screenshot dir>
-import { chromium } from 'playwright-core';
+import { launchWithMic } from './launch.mjs';
 
 const [api, agent, password, wav, shots] = process.argv.slice(2);
 if (!shots) {
@@ -14,18 +14,7 @@ if (!shots) {
   process.exit(2);
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  headless: true,
-  args: [
-    '--use-fake-ui-for-media-stream',
-    '--use-fake-device-for-media-stream',
-    `--use-file-for-fake-audio-capture=${wav}`,
-    '--allow-loopback-in-peer-connection',
-    '--autoplay-policy=no-user-gesture-required',
-    '--no-sandbox',
-  ],
-});
+const browser = await launchWithMic(wav);
 const result = { samples: [] };
 const say = (step) => console.error(`phone.mjs: ${step}`);
 try {
