@@ -81,13 +81,7 @@ func ring(ctx context.Context, s *Server, in Incoming, ringFor time.Duration) <-
 
 func waitRing(t *testing.T, res <-chan ringResult) ringResult {
 	t.Helper()
-	select {
-	case r := <-res:
-		return r
-	case <-time.After(10 * time.Second):
-		t.Fatal("RingAgent did not return")
-	}
-	return ringResult{}
+	return recv(t, res, "RingAgent did not return")
 }
 
 // The phone rings with the screen pop, the agent accepts and offers, and

@@ -54,13 +54,20 @@ func listenAndSpeak(results chan<- callResult, speak time.Duration) func(context
 
 func waitResult(t *testing.T, results <-chan callResult) callResult {
 	t.Helper()
+	return recv(t, results, "onCall did not return")
+}
+
+// recv waits for what comes on ch; after 10 s the test fails with why.
+func recv[T any](t *testing.T, ch <-chan T, why string) T {
+	t.Helper()
 	select {
-	case r := <-results:
-		return r
+	case v := <-ch:
+		return v
 	case <-time.After(10 * time.Second):
-		t.Fatal("onCall did not return")
+		t.Fatal(why)
 	}
-	return callResult{}
+	var zero T
+	return zero
 }
 
 func TestAudioBothWaysAndPageHangsUp(t *testing.T) {
