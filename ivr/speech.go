@@ -397,10 +397,10 @@ func (f *ttsFrames) Next(ctx context.Context) ([]int16, error) {
 func logEngines(log *slog.Logger, eng Engines, cfg Config) {
 	switch {
 	case !cfg.Speech:
-		log.Info("menu takes keys only: ivr.speech is off")
+		log.Info("callers use keys only: ivr.speech is off")
 	case eng.ASR == nil:
-		log.Warn("menu takes keys only: no speech recognizer")
+		log.Warn("callers use keys only: no speech recognizer")
 	default:
-		log.Info("menu takes keys and speech", "recognizer", eng.ASR.Name())
+		log.Info("callers use keys and speech", "recognizer", eng.ASR.Name())
 	}
 }
