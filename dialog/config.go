@@ -32,7 +32,9 @@ type Config struct {
 	// bank's flow built into the binary (examples/bank/flow.yaml).
 	Flow string `yaml:"flow"`
 	// Knowledge is the folder of Markdown articles both brains answer
-	// from. Default "": the sample bank's articles built into the binary
+	// from. It is followed while Hotline runs: a changed article answers
+	// the next turn of every call, and one that does not load leaves the
+	// previous articles serving. Default "": the sample bank's articles built into the binary
 	// (examples/bank/knowledge).
 	Knowledge string `yaml:"knowledge"`
 	// OnNoReply is what happens when the LLM gives no first token in time

@@ -19,8 +19,18 @@ import (
 // newConversation builds the dialog the configuration asks for: the rule
 // brain on its flow and knowledge, and the LLM brain in front of it when
 // configured. With no flow or knowledge configured, the sample bank's,
-// built into the binary, answer.
-func newConversation(cfg config.Config, menu *ivr.Menu, m *metrics.Metrics, log *slog.Logger) (*ivr.Conversation, error) {
+// built into the binary, answer. A knowledge folder is live: the returned
+// Live follows its changes once watched.
+func newConversation(cfg config.Config, menu *ivr.Menu, m *metrics.Metrics, log *slog.Logger) (*ivr.Conversation, *knowledge.Live, error) {
+	conv, kb, err := buildConversation(cfg, menu, m, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	live, _ := kb.(*knowledge.Live)
+	return conv, live, nil
+}
+
+func buildConversation(cfg config.Config, menu *ivr.Menu, m *metrics.Metrics, log *slog.Logger) (*ivr.Conversation, knowledge.Searcher, error) {
 	d := cfg.Dialog
 	var flow *rules.Flow
 	var err error
@@ -33,16 +43,19 @@ func newConversation(cfg config.Config, menu *ivr.Menu, m *metrics.Metrics, log 
 		flow, err = rules.LoadFlow(d.Flow)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("dialog flow: %w", err)
+		return nil, nil, fmt.Errorf("dialog flow: %w", err)
 	}
-	var kb *knowledge.Base
+	var kb interface {
+		knowledge.Searcher
+		Len() int
+	}
 	if d.Knowledge == "" {
 		kb, err = knowledge.LoadFS(bank.Knowledge())
 	} else {
-		kb, err = knowledge.Load(d.Knowledge)
+		kb, err = knowledge.LoadLive(d.Knowledge)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("dialog knowledge: %w", err)
+		return nil, nil, fmt.Errorf("dialog knowledge: %w", err)
 	}
 	lc := cfg.LLM
 	if len(lc.Queues) == 0 {
@@ -53,23 +66,24 @@ func newConversation(cfg config.Config, menu *ivr.Menu, m *metrics.Metrics, log 
 		named = append(named, lc.Queues...)
 	}
 	if err := knownQueues(named, cfg.Routing.Destinations()); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ruleBrain := rules.New(flow, kb)
 	var primary, fallback dialog.Brain = ruleBrain, nil
 	if d.Brain == dialog.BrainLLM {
 		b, err := llm.New(lc, llm.Deps{Knowledge: kb, Metrics: m}, log)
 		if err != nil {
-			return nil, fmt.Errorf("llm: %w", err)
+			return nil, nil, fmt.Errorf("llm: %w", err)
 		}
 		primary, fallback = b, ruleBrain
 	}
 	dm, err := dialog.NewManager(d, primary, fallback)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	log.Info("dialog", "brain", primary.Name(), "flow", flow.Name, "knowledge_sections", kb.Len())
-	return ivr.NewConversation(menu, dm)
+	conv, err := ivr.NewConversation(menu, dm)
+	return conv, kb, err
 }
 
 // knownQueues reports the queues the dialog may transfer to that routing

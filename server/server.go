@@ -23,6 +23,7 @@ import (
 	"github.com/hotline-cc/hotline/dialog"
 	"github.com/hotline-cc/hotline/events"
 	"github.com/hotline-cc/hotline/ivr"
+	"github.com/hotline-cc/hotline/knowledge"
 	"github.com/hotline-cc/hotline/media"
 	"github.com/hotline-cc/hotline/metrics"
 	"github.com/hotline-cc/hotline/prosody"
@@ -59,8 +60,12 @@ type Server struct {
 	node    string
 	engines []io.Closer // speech engines, closed after the last call
 
-	stopPurge context.CancelFunc
-	purging   sync.WaitGroup
+	// The node's chores until Shutdown: the retention purge, and following
+	// the knowledge folder's changes.
+	stopChores context.CancelFunc
+	chores     sync.WaitGroup
+	// knowledge is the live knowledge folder; nil for the built-in sample.
+	knowledge *knowledge.Live
 
 	// events carries what happens on calls to the API's live stream.
 	events *events.Bus
@@ -105,7 +110,7 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	if cfg.Dialog.Brain != dialog.BrainMenu {
-		if s.conv, err = newConversation(cfg, s.menu, s.metrics, log); err != nil {
+		if s.conv, s.knowledge, err = newConversation(cfg, s.menu, s.metrics, log); err != nil {
 			s.closeAll()
 			return nil, err
 		}
@@ -256,17 +261,24 @@ func (s *Server) Start(ctx context.Context) error {
 		s.desk.close()
 		return err
 	}
-	ctx, s.stopPurge = context.WithCancel(ctx)
-	s.purging.Go(func() {
+	ctx, s.stopChores = context.WithCancel(ctx)
+	s.chores.Go(func() {
 		if err := s.store.RunPurge(ctx, purgeEvery, s.log); err != nil {
 			s.log.Error("retention purge stopped", "err", err)
 		}
 	})
+	if s.knowledge != nil {
+		s.chores.Go(func() { s.knowledge.Watch(ctx, knowledgeEvery, s.log) })
+	}
 	return nil
 }
 
-// purgeEvery is how often records past their retention are purged.
-const purgeEvery = time.Hour
+// purgeEvery is how often records past their retention are purged, and
+// knowledgeEvery how often the knowledge folder is looked at for changes.
+const (
+	purgeEvery     = time.Hour
+	knowledgeEvery = 5 * time.Second
+)
 
 // SIP is the node's SIP transport, for reading back bound addresses.
 func (s *Server) SIP() *sip.Server { return s.sip }
@@ -281,9 +293,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.stopHTTP(ctx)
 	s.desk.close()
-	if s.stopPurge != nil {
-		s.stopPurge()
-		s.purging.Wait()
+	if s.stopChores != nil {
+		s.stopChores()
+		s.chores.Wait()
 	}
 	s.closeAll()
 	return err

@@ -24,17 +24,11 @@ import (
 	"github.com/hotline-cc/hotline/metrics"
 )
 
-// Knowledge finds the passages of the knowledge base about a query, best
-// first; *knowledge.Base is one.
-type Knowledge interface {
-	Search(query string, k int) []knowledge.Passage
-}
-
 // Deps are what the brain uses besides the model.
 type Deps struct {
 	// Knowledge, when not nil, gives each turn its passages and the model
 	// the lookup_knowledge tool.
-	Knowledge Knowledge
+	Knowledge knowledge.Searcher
 	// Metrics, when not nil, times each request's first token.
 	Metrics *metrics.Metrics
 }
@@ -45,7 +39,7 @@ type Brain struct {
 	cfg    Config
 	client *openai.Client
 	key    string
-	know   Knowledge
+	know   knowledge.Searcher
 	m      *metrics.Metrics
 	tools  []tool
 	defs   []openai.Tool

@@ -31,7 +31,7 @@ var (
 // concurrent use by many calls.
 type Brain struct {
 	flow *Flow
-	kb   *knowledge.Base
+	kb   knowledge.Searcher
 	// grammar holds the phrases of each kind of state, built once.
 	grammar map[grammarState][]string
 }
@@ -39,7 +39,7 @@ type Brain struct {
 // New returns a brain for flow (from ParseFlow or LoadFlow) answering from
 // kb; a nil kb leaves knowledge answers out, and a person is offered
 // instead.
-func New(flow *Flow, kb *knowledge.Base) *Brain {
+func New(flow *Flow, kb knowledge.Searcher) *Brain {
 	return &Brain{flow: flow, kb: kb, grammar: buildGrammar(flow)}
 }
 

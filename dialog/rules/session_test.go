@@ -3,10 +3,13 @@ package rules
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hotline-cc/hotline/dialog"
 	"github.com/hotline-cc/hotline/knowledge"
@@ -28,7 +31,7 @@ type call struct {
 	s *Session
 }
 
-func newCall(t *testing.T, kb *knowledge.Base, c *dialog.Conversation) *call {
+func newCall(t *testing.T, kb knowledge.Searcher, c *dialog.Conversation) *call {
 	t.Helper()
 	b := New(bankFlow(t), kb)
 	if b.Name() != "rules" {
@@ -174,6 +177,39 @@ func TestKnowledgeAnswerSentences(t *testing.T) {
 	}
 	if !strings.Contains(c.s.Summary(), "Answered: Opening hours") {
 		t.Errorf("summary: %s", c.s.Summary())
+	}
+}
+
+// The opening hours change on disk during a call: the next answer of the
+// same call gives the new hours.
+func TestKnowledgeChangesDuringACall(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "hours.md")
+	write := func(hours string, age time.Duration) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte("# Opening hours\n\nOur branches are open "+hours+".\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		at := time.Now().Add(-age)
+		if err := os.Chtimes(path, at, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("Monday to Friday from 9 am to 5 pm", time.Hour)
+	kb, err := knowledge.LoadLive(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newCall(t, kb, nil)
+	if got := spoken(c.say("what time do you open")); !strings.Contains(got, "9 am to 5 pm") {
+		t.Fatalf("first answer %q", got)
+	}
+	write("every day from 8 am to 8 pm", time.Minute)
+	if changed, err := kb.Reload(); !changed || err != nil {
+		t.Fatalf("reload: %v %v", changed, err)
+	}
+	if got := spoken(c.say("what time do you open")); !strings.Contains(got, "8 am to 8 pm") {
+		t.Errorf("after the change the same call heard %q", got)
 	}
 }
 
