@@ -1,0 +1,53 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// An operator changes the opening hours while a caller is on the line:
+// the caller's next question is answered from the new article, without a
+// restart and without dropping the call.
+func TestKnowledgeChangesDuringACall(t *testing.T) {
+	t.Parallel()
+	needRoot(t)
+	need(t, "flite")
+	dir := t.TempDir()
+	article := filepath.Join(dir, "hours.md")
+	write := func(hours string) {
+		t.Helper()
+		text := "# Opening hours\n\n## Branch opening hours\n\nOur branches are open " + hours + ".\n"
+		if err := os.WriteFile(article, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("Monday to Friday from nine to five")
+	n := startHotline(t, "", fmt.Sprintf("dialog: {brain: rules, knowledge: %q}", dir))
+
+	phrases := []string{"what are your opening hours", "what are your opening hours"}
+	c := startSpokenCall(t, n, "slt", phrases, []time.Duration{4 * time.Second, 22 * time.Second})
+	call := map[string]any{"call_id": c.sipp.res.CallID}
+	if _, ok := n.logs.wait("hotline said", map[string]any{"call_id": call["call_id"],
+		"text": "Our branches are open Monday to Friday from nine to five."}, 20*time.Second); !ok {
+		t.Fatalf("the first answer was not the first article:\n%s", n.logs.textAbove("DEBUG"))
+	}
+	write("every day from eight in the morning to eight in the evening")
+	n.logs.must(t, "knowledge reloaded", nil, 15*time.Second)
+
+	sr := c.sipp.wait(t)
+	c.capt.stop(t)
+	sr.expectSuccess(t)
+	var answers []string
+	for _, r := range n.logs.find("hotline said", call) {
+		if text := fmt.Sprint(r["text"]); strings.HasPrefix(text, "Our branches") {
+			answers = append(answers, text)
+		}
+	}
+	if len(answers) != 2 || !strings.Contains(answers[1], "every day from eight") {
+		t.Errorf("answers %q, want the old hours, then the new ones", answers)
+	}
+}
