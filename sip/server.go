@@ -266,6 +266,10 @@ func (s *Server) Addr(network string) netip.AddrPort {
 	return netip.AddrPort{}
 }
 
+// shutdownByeWait bounds the wait for the answer to each BYE Shutdown
+// sends once the drain time is over.
+const shutdownByeWait = 4 * time.Second
+
 // Shutdown stops taking calls: from now on INVITEs get 503 with
 // Retry-After. Calls in progress get up to drain_time to finish; the rest
 // are hung up with BYE. Then the listeners close. If ctx ends first,
@@ -292,7 +296,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				byeCtx, cancel := context.WithTimeout(ctx, s.byeTimeout)
+				// The drain time is over: a far end that does not
+				// answer the BYE (it is gone) must not hold the stop
+				// for the BYE's whole 32 s transaction.
+				byeCtx, cancel := context.WithTimeout(ctx, min(s.byeTimeout, shutdownByeWait))
 				defer cancel()
 				d.hangup(byeCtx, ErrShutdown)
 			}()

@@ -377,3 +377,23 @@ func mustAddrPort(t *testing.T, v any) netip.AddrPort {
 	}
 	return ap
 }
+
+// The caller's side vanishes mid-call (no more RTP, no answer to SIP), and
+// then Hotline is stopped: after the drain time it sends its BYE, waits
+// for an answer only a few seconds, and stops cleanly.
+func TestStopWithAVanishedCaller(t *testing.T) {
+	t.Parallel()
+	needRoot(t)
+	need(t, "flite")
+	n := startHotline(t, "", "dialog: {brain: rules}")
+	c := startSpokenCall(t, n, "slt", []string{"what are your opening hours", "goodbye"},
+		[]time.Duration{4 * time.Second, 30 * time.Second})
+	n.logs.must(t, "caller said", map[string]any{"call_id": c.sipp.res.CallID}, 20*time.Second)
+	c.sipp.cancel()
+	c.sipp.cmd.Wait()
+	c.capt.stop(t)
+	start := time.Now()
+	n.Stop() // fails the test unless it exits cleanly within 15 s
+	n.logs.must(t, "sip drain time over, hanging up", nil, time.Second)
+	t.Logf("stopped %v after SIGTERM (drain time 2 s)", time.Since(start).Round(time.Millisecond))
+}
