@@ -191,7 +191,7 @@ func (c *Call) answer(ctx context.Context, in Input, clean string, out func(Acti
 	}
 	esc := c.mood.Observe(cue)
 	switch {
-	case guard.WantsHuman(in.Text), c.offered && affirmative(in.Text):
+	case guard.WantsHuman(in.Text), c.offered && saidYes(in.Text):
 		return c.toHuman(lang, "the caller asked for a person", out)
 	case esc == guard.Transfer:
 		return c.toHuman(lang, fmt.Sprintf("the caller stayed %s after being offered a person", cue.Label), out)
@@ -311,24 +311,10 @@ func (c *Call) Summary(ctx context.Context) string {
 	return strings.Join(parts, "\n")
 }
 
-// affirmative reports a yes to an offer.
-func affirmative(text string) bool {
-	t := strings.ToLower(strings.TrimSpace(text))
-	for _, w := range []string{"yes", "yeah", "yep", "please", "sure", "okay", "ok", "是", "好", "可以", "要"} {
-		if t == w || strings.HasPrefix(t, w+" ") || strings.HasPrefix(t, w+",") || strings.HasPrefix(t, w) && !isASCII(w) {
-			return true
-		}
-	}
-	return false
-}
-
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
+// saidYes reports a yes to an offer.
+func saidYes(text string) bool {
+	answer, ok := YesNo(text)
+	return ok && answer == "yes"
 }
 
 type phraseID int

@@ -369,7 +369,7 @@ func (s *Session) offer(e *emitter) {
 func (s *Session) answerOffer(e *emitter, text, keys string) {
 	s.offered = false
 	fb := s.b.flow.Fallback
-	yn, ok := parseYesNo(text)
+	yn, ok := dialog.YesNo(text)
 	switch {
 	case keys == "0" || keys == "" && ok && yn == "yes":
 		s.transfer(e, fb.Queue, fb.Reason, true)

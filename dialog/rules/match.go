@@ -66,8 +66,8 @@ var hanNegators = map[rune]bool{'不': true, '没': true, '别': true, '未': tr
 const hanNegationScope = 3
 
 // redactionLabel matches the labels personal data is replaced by; they
-// would otherwise read as the words "card" and "number".
-var redactionLabel = regexp.MustCompile(`\[(card|phone|number|email)\]`)
+// would otherwise read as words ("card", "phone").
+var redactionLabel = regexp.MustCompile(`\[(card|id|iban|ssn|phone|email)\]`)
 
 func setOf(words ...string) map[string]bool {
 	m := make(map[string]bool, len(words))

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"github.com/hotline-cc/hotline/redact"
 	"testing"
 )
 
@@ -129,4 +130,14 @@ func TestMatchExamples(t *testing.T) {
 		}
 	}
 	t.Logf("%d examples matched their intent", n)
+}
+
+// Every label the redaction writes is one the matcher reads as a pause,
+// not as a word.
+func TestRedactionLabelsAreKnown(t *testing.T) {
+	for _, l := range []string{redact.Card, redact.ID, redact.IBAN, redact.SSN, redact.Phone, redact.Email} {
+		if !redactionLabel.MatchString(l) {
+			t.Errorf("redaction label %s is read as words", l)
+		}
+	}
 }

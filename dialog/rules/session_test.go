@@ -439,17 +439,6 @@ func TestParseDigits(t *testing.T) {
 	}
 }
 
-func TestParseYesNo(t *testing.T) {
-	for in, want := range map[string]string{
-		"yes": "yes", "yeah sure": "yes", "that's right": "yes", "no": "no", "that's not right": "no",
-		"nope": "no", "是的": "yes", "对": "yes", "不是": "no", "不对": "no", "没错": "yes", "maybe": "",
-	} {
-		if got, _ := parseYesNo(in); got != want {
-			t.Errorf("parseYesNo(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 // BenchmarkRespond runs a scripted call on the sample flow and base and
 // reports the cost of one turn.
 func BenchmarkRespond(b *testing.B) {

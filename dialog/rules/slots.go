@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"github.com/hotline-cc/hotline/dialog"
 	"strings"
 	"unicode"
 )
@@ -126,51 +127,6 @@ func keyed(keys string, minLen, maxLen int) (string, bool) {
 	return keys, true
 }
 
-// Yes and no, as a caller says them. Negative forms are looked for first:
-// "not right", "不是" and "不对" contain a yes; but "没错" (exactly) and
-// "没问题" (no problem) contain a no and mean yes.
-var (
-	yesWords = setOf("yes", "yeah", "yep", "yup", "sure", "correct", "right", "ok", "okay",
-		"please", "absolutely", "certainly", "definitely", "affirmative", "alright")
-	noWords      = setOf("no", "nope", "nah", "not", "don't", "dont", "wrong", "incorrect", "negative", "never")
-	yesHan       = []string{"是", "对", "好", "可以", "要", "嗯", "行", "没错", "确定"}
-	noHan        = []string{"不", "没", "否", "别"}
-	yesDespiteNo = []string{"没错", "没问题", "不错"}
-)
-
-// parseYesNo returns "yes" or "no"; ok is false when the answer is
-// neither.
-func parseYesNo(text string) (string, bool) {
-	for _, h := range yesDespiteNo {
-		if strings.Contains(text, h) {
-			return "yes", true
-		}
-	}
-	for _, h := range noHan {
-		if strings.Contains(text, h) {
-			return "no", true
-		}
-	}
-	yes := false
-	for _, w := range strings.FieldsFunc(strings.ToLower(text), func(r rune) bool {
-		return !unicode.IsLetter(r) && r != '\''
-	}) {
-		if noWords[w] || strings.HasSuffix(w, "n't") {
-			return "no", true
-		}
-		yes = yes || yesWords[w]
-	}
-	if !yes {
-		for _, h := range yesHan {
-			yes = yes || strings.Contains(text, h)
-		}
-	}
-	if yes {
-		return "yes", true
-	}
-	return "", false
-}
-
 // fill parses a slot's value from what the caller said or keyed.
 func (s *Slot) fill(text, keys string) (string, bool) {
 	switch s.Kind {
@@ -186,7 +142,7 @@ func (s *Slot) fill(text, keys string) (string, bool) {
 		case "2":
 			return "no", true
 		case "":
-			return parseYesNo(text)
+			return dialog.YesNo(text)
 		}
 		return "", false
 	}

@@ -81,7 +81,7 @@ func (b *Brain) fact(sen, question string) string {
 		return "Caller: " + sen
 	}
 	if question != "" {
-		if yn, ok := parseYesNo(sen); ok {
+		if yn, ok := dialog.YesNo(sen); ok {
 			return "Asked: " + question + " Caller: " + yn + "."
 		}
 	}
