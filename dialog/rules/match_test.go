@@ -1,8 +1,9 @@
 package rules
 
 import (
-	"github.com/hotline-cc/hotline/redact"
 	"testing"
+
+	"github.com/hotline-cc/hotline/redact"
 )
 
 func bankFlow(t testing.TB) *Flow {
