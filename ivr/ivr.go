@@ -161,9 +161,6 @@ func New(cfg Config, p *Prompts, eng Engines, log *slog.Logger) (*Menu, error) {
 	return &Menu{cfg: cfg, prompts: p, eng: eng, opts: opts}, nil
 }
 
-// Grammar is what callers may say to the menu.
-func (m *Menu) Grammar() []string { return m.opts.grammar }
-
 // Call is what the menu needs to know about the call it serves.
 type Call struct {
 	Leg media.Leg
