@@ -355,7 +355,12 @@ func (c *Call) onState(st pion.PeerConnectionState) {
 	switch st {
 	case pion.PeerConnectionStateConnected:
 		c.connOnce.Do(func() { close(c.connected) })
-	case pion.PeerConnectionStateFailed, pion.PeerConnectionStateClosed:
+	case pion.PeerConnectionStateClosed:
+		// Only the page's DTLS close_notify closes the connection before
+		// end does, and a page sends it when it hangs up: its hangup message
+		// on the socket may still be on the way.
+		c.end(ErrRemoteHangup)
+	case pion.PeerConnectionStateFailed:
 		c.end(ErrMediaFailed)
 	}
 }

@@ -33,7 +33,7 @@ var (
 	ErrSignalingLost = errors.New("webrtc: signaling lost")
 	// ErrConnectTimeout: ICE and DTLS did not connect in time.
 	ErrConnectTimeout = errors.New("webrtc: media did not connect in time")
-	// ErrMediaFailed: the media connection failed or closed.
+	// ErrMediaFailed: the media connection failed.
 	ErrMediaFailed = errors.New("webrtc: media connection failed")
 	// ErrShutdown: the server shut down.
 	ErrShutdown = errors.New("webrtc: server shutting down")
