@@ -2,7 +2,6 @@ package knowledge
 
 import (
 	"cmp"
-	"errors"
 	"fmt"
 	"io/fs"
 	"maps"
@@ -11,12 +10,15 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
 // Passage is one section of a knowledge article.
 type Passage struct {
 	Doc     string  // file name relative to the base dir, e.g. "cards/lost-card.md"
+	ID      string  // the article's id, e.g. "cards/lost-card"
+	Version int     // the article's version the text is from
 	Title   string  // the article's title (front matter's title, first # heading, or the file name)
 	Heading string  // the section's heading ("" for the text before the first ##)
 	Text    string  // the section's text, Markdown stripped to plain sentences fit to be spoken
@@ -78,6 +80,16 @@ func Load(dir string) (*Base, error) {
 // LoadFS is Load on the folder dir of fsys: articles built into the
 // binary, say. Articles are named relative to dir.
 func LoadFS(fsys fs.FS, dir string) (*Base, error) {
+	docs, err := readFS(fsys, dir)
+	if err != nil {
+		return nil, err
+	}
+	return New(docs)
+}
+
+// readFS reads the articles under dir of fsys, keyed by their names
+// relative to dir.
+func readFS(fsys fs.FS, dir string) (map[string]string, error) {
 	docs := map[string]string{}
 	err := fs.WalkDir(fsys, dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -103,39 +115,26 @@ func LoadFS(fsys fs.FS, dir string) (*Base, error) {
 		docs[rel] = string(src)
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	return New(docs)
+	return docs, err
 }
 
 // New builds a Base from Markdown articles keyed by name (the Passage's
-// Doc). Every malformed article is reported, joined in one error.
+// Doc), of the versions in effect now. Every malformed article is
+// reported, joined in one error.
 func New(docs map[string]string) (*Base, error) {
-	names := make([]string, 0, len(docs))
-	for n := range docs {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-
-	kb := &Base{postings: map[string][]posting{}}
-	var errs []error
-	for _, name := range names {
-		if name == "" {
-			errs = append(errs, fmt.Errorf("knowledge: an article has no name: %w", ErrMalformed))
-			continue
-		}
-		a, err := parseArticle(name, docs[name])
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		kb.add(name, a)
-	}
-	if err := errors.Join(errs...); err != nil {
+	lib, err := newLibrary(docs)
+	if err != nil {
 		return nil, err
 	}
+	return newBase(lib.activeAt(time.Now())), nil
+}
 
+// newBase indexes the sections of arts, which are sorted by file name.
+func newBase(arts []*article) *Base {
+	kb := &Base{postings: map[string][]posting{}}
+	for _, a := range arts {
+		kb.add(a)
+	}
 	var total float64
 	for _, l := range kb.lengths {
 		total += l
@@ -149,11 +148,11 @@ func New(docs map[string]string) (*Base, error) {
 		}
 	}
 	slices.Sort(kb.vocab)
-	return kb, nil
+	return kb
 }
 
 // add indexes an article's sections.
-func (kb *Base) add(name string, a article) {
+func (kb *Base) add(a *article) {
 	shared := map[string]float64{}
 	for _, t := range tokenize(a.title) {
 		shared[t] += titleWeight
@@ -183,7 +182,7 @@ func (kb *Base) add(name string, a article) {
 			kb.postings[t] = append(kb.postings[t], posting{sec: sec, tf: float32(w)})
 			length += w
 		}
-		kb.passages = append(kb.passages, Passage{Doc: name, Title: a.title, Heading: s.heading, Text: s.text})
+		kb.passages = append(kb.passages, Passage{Doc: a.file, ID: a.id, Version: a.version, Title: a.title, Heading: s.heading, Text: s.text})
 		kb.lengths = append(kb.lengths, length)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -23,9 +24,25 @@ const maxArticle = 1 << 20
 
 // article is one parsed Markdown file.
 type article struct {
+	meta
+	file     string // its name, relative to the folder
 	title    string
 	keywords []string
 	sections []section
+	// body is the Markdown after the front matter, as written.
+	body string
+}
+
+// meta is what front matter says of an article's identity and validity.
+type meta struct {
+	// id names the article across its versions: front matter's id, else
+	// the file's name without ".md" ("cards/lost-card").
+	id      string
+	version int // from 1; 1 when front matter gives none
+	source  string
+	// effective is when the version starts to be cited (zero: always);
+	// expires when it stops (zero: never).
+	effective, expires time.Time
 }
 
 // section is the text under one heading.
@@ -39,9 +56,107 @@ type section struct {
 
 // frontMatter is the optional YAML block at the top of an article.
 type frontMatter struct {
-	Title    string      `yaml:"title"`
-	Keywords keywordList `yaml:"keywords"`
+	Title    string      `yaml:"title,omitempty"`
+	Keywords keywordList `yaml:"keywords,omitempty"`
+	ID       string      `yaml:"id,omitempty"`
+	Version  int         `yaml:"version,omitempty"`
+	Source   string      `yaml:"source,omitempty"`
+	// Dates are YYYY-MM-DD (midnight UTC) or RFC 3339 times.
+	Effective date `yaml:"effective,omitempty"`
+	Expires   date `yaml:"expires,omitempty"`
 }
+
+// date is a day or an instant in front matter.
+type date struct{ time.Time }
+
+func (d *date) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: want a date such as 2026-03-01", n.Line)
+	}
+	t, err := ParseDate(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	d.Time = t
+	return nil
+}
+
+func (d date) IsZero() bool { return d.Time.IsZero() }
+
+func (d date) MarshalYAML() (any, error) {
+	if d.Time.Equal(d.Time.Truncate(24 * time.Hour)) {
+		return d.Time.UTC().Format(time.DateOnly), nil
+	}
+	return d.Time.UTC().Format(time.RFC3339), nil
+}
+
+// ParseDate reads a day, YYYY-MM-DD, as its midnight UTC, or an RFC 3339
+// time.
+func ParseDate(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t.UTC(), nil
+	}
+	return time.Time{}, fmt.Errorf("date %q: want YYYY-MM-DD", clipText(s, 40))
+}
+
+// clipText cuts s to at most n bytes on a rune boundary, for messages.
+func clipText(s string, n int) string {
+	s = strings.ToValidUTF8(s, "?")
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "..."
+}
+
+// validID reports whether id may name an article: words of letters,
+// digits, '-', '_' and '.' (not starting with '.') joined by '/', so that
+// it is a safe path inside the knowledge folder.
+func validID(id string) bool {
+	if id == "" || len(id) > maxID {
+		return false
+	}
+	for _, seg := range strings.Split(id, "/") {
+		if seg == "" || seg[0] == '.' {
+			return false
+		}
+		for _, r := range seg {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// idFromName is the id of an article whose front matter names none: its
+// file's name without ".md", made a valid id.
+func idFromName(name string) string {
+	segs := strings.Split(strings.TrimSuffix(name, path.Ext(name)), "/")
+	for i, seg := range segs {
+		seg = strings.TrimLeft(strings.Map(func(r rune) rune {
+			if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' {
+				return r
+			}
+			return '-'
+		}, seg), ".")
+		if seg == "" {
+			seg = "-"
+		}
+		segs[i] = seg
+	}
+	id := strings.Join(segs, "/")
+	return strings.TrimRight(id[:min(len(id), maxID)], "/")
+}
+
+// maxID bounds an article's id.
+const maxID = 128
 
 // keywordList takes either a YAML list or one comma-separated string.
 type keywordList []string
@@ -75,32 +190,35 @@ func parseArticle(name, src string) (article, error) {
 	case !utf8.ValidString(src) || strings.ContainsRune(src, 0):
 		return bad("not UTF-8 text")
 	}
-	src = strings.TrimPrefix(src, "\uFEFF")
-	src = strings.ReplaceAll(src, "\r\n", "\n")
-	src = strings.ReplaceAll(src, "\r", "\n")
-	src = comment.ReplaceAllString(src, "")
+	src = comment.ReplaceAllString(normalize(src), "")
 
-	var a article
-	lines := strings.Split(src, "\n")
-	if strings.TrimSpace(lines[0]) == "---" {
-		end := -1
-		for i := 1; i < len(lines); i++ {
-			if l := strings.TrimSpace(lines[i]); l == "---" || l == "..." {
-				end = i
-				break
-			}
-		}
-		if end < 0 {
-			return bad("front matter opened with --- is never closed")
-		}
-		var fm frontMatter
-		if err := yaml.Unmarshal([]byte(strings.Join(lines[1:end], "\n")), &fm); err != nil {
-			return article{}, fmt.Errorf("knowledge: %s: %w: front matter: %w", name, ErrMalformed, err)
-		}
-		a.title = spoken(fm.Title)
-		a.keywords = fm.Keywords
-		lines = lines[end+1:]
+	a := article{meta: meta{id: idFromName(name), version: 1, source: name}, file: name}
+	fm, lines, err := splitFrontMatter(src)
+	if err != nil {
+		return article{}, fmt.Errorf("knowledge: %s: %w: %w", name, ErrMalformed, err)
 	}
+	a.title = spoken(fm.Title)
+	a.keywords = fm.Keywords
+	if fm.ID != "" {
+		a.id = fm.ID
+	}
+	if fm.Source != "" {
+		a.source = fm.Source
+	}
+	switch {
+	case fm.Version < 0:
+		return bad("version %d: want 1 or more", fm.Version)
+	case fm.Version > 0:
+		a.version = fm.Version
+	}
+	a.effective, a.expires = fm.Effective.Time, fm.Expires.Time
+	if !a.expires.IsZero() && !a.expires.After(a.effective) {
+		return bad("expires %s is not after effective %s", a.expires.Format(time.RFC3339), a.effective.Format(time.RFC3339))
+	}
+	if !validID(a.id) {
+		return bad("id %q: want words of letters, digits, - _ . joined by /", clipText(a.id, 40))
+	}
+	a.body = strings.Join(lines, "\n")
 
 	p := parser{title: a.title}
 	p.parse(lines)
@@ -112,6 +230,32 @@ func parseArticle(name, src string) (article, error) {
 		return bad("no text to speak")
 	}
 	return a, nil
+}
+
+// normalize drops a byte order mark and makes line ends \n.
+func normalize(src string) string {
+	src = strings.TrimPrefix(src, "\uFEFF")
+	src = strings.ReplaceAll(src, "\r\n", "\n")
+	return strings.ReplaceAll(src, "\r", "\n")
+}
+
+// splitFrontMatter reads the optional YAML front matter at the top of src
+// (with \n line ends) and returns it with the lines after it.
+func splitFrontMatter(src string) (frontMatter, []string, error) {
+	var fm frontMatter
+	lines := strings.Split(src, "\n")
+	if strings.TrimSpace(lines[0]) != "---" {
+		return fm, lines, nil
+	}
+	for i := 1; i < len(lines); i++ {
+		if l := strings.TrimSpace(lines[i]); l == "---" || l == "..." {
+			if err := yaml.Unmarshal([]byte(strings.Join(lines[1:i], "\n")), &fm); err != nil {
+				return fm, nil, fmt.Errorf("front matter: %w", err)
+			}
+			return fm, lines[i+1:], nil
+		}
+	}
+	return fm, nil, errors.New("front matter opened with --- is never closed")
 }
 
 // titleFromName makes "cards/lost-card.md" into "lost card".
