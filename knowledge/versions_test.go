@@ -68,7 +68,7 @@ func TestVersionsFollowTheClock(t *testing.T) {
 		"fees/replacement-2026.md": "---\nid: fees/replacement\nversion: 2\nsource: board decision 12\neffective: 2026-01-01\nexpires: 2026-07-01\n---\n" +
 			"# Card replacement fee\n\nFrom January a replacement card is free.\n",
 		"fees/replacement-2027.md": "---\nid: fees/replacement\nversion: 3\neffective: 2027-01-01T09:00:00Z\n---\n# Card replacement fee\n\nA replacement card costs 3 dollars.\n",
-		"promo.md": "---\neffective: 2026-03-01\nexpires: 2026-04-01\n---\n# Spring savings bonus\n\nSavings opened in March earn a bonus.\n",
+		"promo.md":                 "---\neffective: 2026-03-01\nexpires: 2026-04-01\n---\n# Spring savings bonus\n\nSavings opened in March earn a bonus.\n",
 	})
 	clock := &fakeClock{t: day("2025-12-31")}
 	l, err := LoadLive(dir, WithClock(clock.now))
