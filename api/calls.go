@@ -55,6 +55,14 @@ type turnJSON struct {
 	Interrupted bool      `json:"interrupted,omitempty"`
 	// Emotion is the cue's label; the whole cue is on the timeline.
 	Emotion string `json:"emotion,omitempty"`
+	// Citation names the knowledge article, and its version, Hotline's
+	// answer came from.
+	Citation *citationJSON `json:"citation,omitempty"`
+}
+
+type citationJSON struct {
+	Article string `json:"article"`
+	Version int    `json:"version"`
 }
 
 type emotionJSON struct {
@@ -171,6 +179,9 @@ func toDetail(d store.CallDetail) callDetailJSON {
 		if t.Confidence >= 0 {
 			c := t.Confidence
 			tj.Confidence = &c
+		}
+		if t.Article != "" {
+			tj.Citation = &citationJSON{Article: t.Article, Version: t.ArticleVersion}
 		}
 		out.Transcript = append(out.Transcript, tj)
 	}

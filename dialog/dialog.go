@@ -103,6 +103,15 @@ type Action struct {
 	Reason    string
 	Summary   string
 	MaxDigits int
+	// Cite, on a Say, names the knowledge article the sentence is from.
+	Cite *Citation
+}
+
+// Citation names the version of a knowledge article an answer came from,
+// so the call's record tells which text the caller heard.
+type Citation struct {
+	Article string `json:"article"`
+	Version int    `json:"version"`
 }
 
 // Turn is one entry of the conversation's memory.

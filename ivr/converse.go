@@ -138,6 +138,7 @@ func (s *session) reply(ctx context.Context, dc *dialog.Call, din dialog.Input, 
 	var (
 		mu   sync.Mutex
 		said []string
+		cite *dialog.Citation
 		last dialog.Action
 	)
 	done := make(chan error, 1)
@@ -156,6 +157,9 @@ func (s *session) reply(ctx context.Context, dc *dialog.Call, din dialog.Input, 
 			case sentences <- a.Text:
 				mu.Lock()
 				said = append(said, a.Text)
+				if cite == nil {
+					cite = a.Cite
+				}
 				mu.Unlock()
 				return nil
 			case <-bctx.Done():
@@ -163,10 +167,10 @@ func (s *session) reply(ctx context.Context, dc *dialog.Call, din dialog.Input, 
 			}
 		})
 	}()
-	text := func() string {
+	text := func() (string, *dialog.Citation) {
 		mu.Lock()
 		defer mu.Unlock()
-		return strings.Join(said, " ")
+		return strings.Join(said, " "), cite
 	}
 	in, _, err := s.speak(ctx, tts.SpeakEach(bctx, s.m.eng.TTS, sentences, s.rate), text, ended)
 	// The caller talked over the reply, or it was spoken: either way the

@@ -231,6 +231,9 @@ type Turn struct {
 	Emotion *prosody.Cue
 	// Transfer is set when Hotline hands the call to a person.
 	Transfer *TransferTurn
+	// Cite, on Hotline's reply, names the knowledge article it answered
+	// from (the first, when it spoke from several).
+	Cite *dialog.Citation
 }
 
 // Serve plays the greeting and runs the menu until the caller is done, the

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hotline-cc/hotline/asr"
+	"github.com/hotline-cc/hotline/dialog"
 	"github.com/hotline-cc/hotline/internal/logctx"
 	"github.com/hotline-cc/hotline/media"
 	"github.com/hotline-cc/hotline/prosody"
@@ -289,13 +290,13 @@ const (
 // spoken is false.
 func (s *session) say(ctx context.Context, text string) (in input, spoken bool, err error) {
 	stream := tts.Speak(logctx.With(ctx, s.c.Log), s.m.eng.TTS, text, s.rate)
-	return s.speak(ctx, stream, func() string { return text }, time.Time{})
+	return s.speak(ctx, stream, func() (string, *dialog.Citation) { return text, nil }, time.Time{})
 }
 
 // speak plays a synthesized stream, sentence by sentence as it is made;
-// text tells what it says, so far. replyTo, when set, is when the caller's
+// text tells what it says, so far, and the article it is from. replyTo, when set, is when the caller's
 // voice ended: the turn's response time counts from it.
-func (s *session) speak(ctx context.Context, stream tts.Stream, text func() string, replyTo time.Time) (in input, spoken bool, err error) {
+func (s *session) speak(ctx context.Context, stream tts.Stream, text func() (string, *dialog.Citation), replyTo time.Time) (in input, spoken bool, err error) {
 	began := time.Now()
 	defer stream.Close()
 	frames := &ttsFrames{s: stream, n: media.FrameSamples(s.rate)}
@@ -315,7 +316,8 @@ func (s *session) speak(ctx context.Context, stream tts.Stream, text func() stri
 	if !replyTo.IsZero() {
 		response = time.Since(replyTo)
 	}
-	s.c.Log.Info("hotline said", "text", text(), "provider", s.m.eng.TTS.Name(),
+	said, _ := text()
+	s.c.Log.Info("hotline said", "text", said, "provider", s.m.eng.TTS.Name(),
 		"first_audio_ms", firstAudio.Milliseconds(), "response_ms", response.Milliseconds())
 	in, err = s.play(ctx, "answer", frames, true)
 	if err != nil && !errors.Is(err, media.ErrHangup) && ctx.Err() == nil {
@@ -324,8 +326,9 @@ func (s *session) speak(ctx context.Context, stream tts.Stream, text func() stri
 		s.c.Log.Warn("answer cut short", "err", err)
 		err = nil
 	}
-	s.record(Turn{At: began.Sub(s.start), Speaker: "hotline", Text: text(), Duration: time.Since(began),
-		Latency: firstAudio, Response: response, Provider: s.m.eng.TTS.Name(), Interrupted: !in.none()})
+	said, cite := text()
+	s.record(Turn{At: began.Sub(s.start), Speaker: "hotline", Text: said, Duration: time.Since(began),
+		Latency: firstAudio, Response: response, Provider: s.m.eng.TTS.Name(), Interrupted: !in.none(), Cite: cite})
 	return in, true, err
 }
 

@@ -165,6 +165,9 @@ func (r *callRecord) storeTurn(t ivr.Turn) {
 	st := store.Turn{At: at, Speaker: t.Speaker, Text: t.Text, Prompt: t.Prompt, Key: t.Key,
 		Duration: t.Duration, Latency: t.Latency, Provider: t.Provider, Confidence: t.Confidence,
 		Interrupted: t.Interrupted}
+	if t.Cite != nil {
+		st.Article, st.ArticleVersion = t.Cite.Article, t.Cite.Version
+	}
 	if p := emotionPoint(t.Emotion); p != nil {
 		st.Emotion, _ = json.Marshal(p)
 	}
@@ -355,6 +358,8 @@ type turnLine struct {
 	// emotion timeline, one point a spoken turn.
 	Emotion  *prosody.Point    `json:"emotion,omitempty"`
 	Transfer *ivr.TransferTurn `json:"transfer,omitempty"`
+	// Cite is the knowledge article Hotline's answer came from.
+	Cite *dialog.Citation `json:"cite,omitempty"`
 }
 
 // turnEvent is a turn as the live stream shows it: what the transcript
@@ -362,7 +367,7 @@ type turnLine struct {
 func turnEvent(t ivr.Turn) turnLine {
 	return turnLine{AtMS: t.At.Milliseconds(), Speaker: t.Speaker, Text: t.Text, Prompt: t.Prompt, Key: t.Key,
 		DurationMS: t.Duration.Milliseconds(), LatencyMS: t.Latency.Milliseconds(), ResponseMS: t.Response.Milliseconds(), Provider: t.Provider,
-		Confidence: t.Confidence, Interrupted: t.Interrupted, Emotion: emotionPoint(t.Emotion), Transfer: t.Transfer}
+		Confidence: t.Confidence, Interrupted: t.Interrupted, Emotion: emotionPoint(t.Emotion), Transfer: t.Transfer, Cite: t.Cite}
 }
 
 func emotionPoint(c *prosody.Cue) *prosody.Point {

@@ -347,7 +347,8 @@ func (s *Store) callDetail(ctx context.Context, tx *sql.Tx, id int64) (CallDetai
 		}
 		return eachRow(rows, func() error { return fn(rows) })
 	}
-	err = query(`SELECT seq, at, speaker, text, prompt, dtmf, duration_ms, latency_ms, provider, confidence, interrupted, emotion, emotion_label
+	err = query(`SELECT seq, at, speaker, text, prompt, dtmf, duration_ms, latency_ms, provider, confidence, interrupted, emotion, emotion_label,
+	article, article_version
 FROM turns WHERE call = ? ORDER BY seq`, func(r *sql.Rows) error {
 		var (
 			t        Turn
@@ -357,7 +358,8 @@ FROM turns WHERE call = ? ORDER BY seq`, func(r *sql.Rows) error {
 			emotion  []byte
 			label    string
 		)
-		if err := r.Scan(&t.Seq, &at, &t.Speaker, &t.Text, &t.Prompt, &t.Key, &dur, &lat, &t.Provider, &conf, &t.Interrupted, &emotion, &label); err != nil {
+		if err := r.Scan(&t.Seq, &at, &t.Speaker, &t.Text, &t.Prompt, &t.Key, &dur, &lat, &t.Provider, &conf, &t.Interrupted, &emotion, &label,
+			&t.Article, &t.ArticleVersion); err != nil {
 			return err
 		}
 		t.At = at.T

@@ -45,6 +45,7 @@ var suite = []struct {
 	{"ConcurrentTurns", testConcurrentTurns},
 	{"CloseInterrupted", testCloseInterrupted},
 	{"CloseReleases", testCloseReleases},
+	{"Citations", testCitations},
 }
 
 func runSuite(t *testing.T, db newDB) {

@@ -322,8 +322,9 @@ func (s *Session) answerFromKnowledge(e *emitter, query string, minScore float64
 		if len(sentences) == 0 {
 			continue
 		}
+		cite := &dialog.Citation{Article: p.ID, Version: p.Version}
 		for _, sen := range sentences[:min(answerSentences, len(sentences))] {
-			e.send(dialog.Action{Kind: dialog.Say, Text: sen})
+			e.send(dialog.Action{Kind: dialog.Say, Text: sen, Cite: cite})
 		}
 		topic := p.Title
 		if p.Heading != "" && p.Heading != p.Title {
