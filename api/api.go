@@ -19,6 +19,10 @@
 //	GET /api/v1/alerts                       -           yes         yes
 //	POST /api/v1/alerts/{id}/ack             -           yes         yes
 //	GET /api/v1/events                       own calls   yes         yes
+//	GET /api/v1/knowledge                    -           yes         yes
+//	GET /api/v1/knowledge/{id}               -           yes         yes
+//	PUT /api/v1/knowledge/{id}               -           yes         yes
+//	DELETE /api/v1/knowledge/{id}            -           yes         yes
 //
 // Tokens are the configured ones (api.tokens), and the agent tokens the
 // login signs: HMAC-SHA256 over the agent's id, the agent role and an
@@ -38,11 +42,17 @@
 // holds the redacted path only (never the query or a header), and a
 // recording's file path never leaves the server.
 //
+// Knowledge articles (the ids are paths such as branches/opening-hours)
+// are the operator's own text, not callers': they are shown as written.
+// PUT takes a document (text/markdown, text/plain or text/html) and makes
+// it the article's next version; see docs/knowledge.md.
+//
 // Errors are JSON: {"error": "..."} with 400 for a bad parameter or body
 // (naming every problem), 401, 403, 404, 409 for a state change the agent's
-// state does not allow, 415 for a body that is not JSON, 429 for too many
-// login attempts, 501 for what the node does not provide, and 500 (details
-// in the log only).
+// state does not allow (or a knowledge base built into the binary, which
+// cannot be changed), 413 for a document too large, 415 for a body of a
+// type the endpoint does not take, 429 for too many login attempts, 501 for
+// what the node does not provide, and 500 (details in the log only).
 package api
 
 import (
@@ -118,6 +128,8 @@ type Deps struct {
 	AgentControl AgentControl
 	// CallControl transfers live calls on; nil: 501.
 	CallControl CallControl
+	// Knowledge is the knowledge base the dialog answers from; nil: 501.
+	Knowledge Knowledge
 }
 
 // readTimeout bounds a request's database work.
@@ -206,6 +218,10 @@ func New(cfg Config, deps Deps, log *slog.Logger) (http.Handler, error) {
 	mux.Handle("POST /api/v1/alerts/{id}/ack", s.auth(RoleSupervisor, s.ackAlert))
 	mux.Handle("GET /api/v1/events", s.auth(RoleAgent, s.events))
 	mux.Handle("POST /api/v1/transfers", s.auth(RoleAgent, s.transferCall))
+	mux.Handle("GET /api/v1/knowledge", s.auth(RoleSupervisor, s.listArticles))
+	mux.Handle("GET /api/v1/knowledge/{id...}", s.auth(RoleSupervisor, s.article))
+	mux.Handle("PUT /api/v1/knowledge/{id...}", s.auth(RoleSupervisor, s.putArticle))
+	mux.Handle("DELETE /api/v1/knowledge/{id...}", s.auth(RoleSupervisor, s.deleteArticle))
 	desk := pages()
 	for _, dir := range []string{"/agent/", "/supervisor/", "/shared/"} {
 		mux.Handle("GET "+dir, desk)

@@ -112,7 +112,7 @@ func FuzzFrontMatter(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if !validID(a.id) || a.version < 1 || (!a.expires.IsZero() && !a.expires.After(a.effective)) {
+		if !ValidID(a.id) || a.version < 1 || (!a.expires.IsZero() && !a.expires.After(a.effective)) {
 			t.Fatalf("accepted %+v", a.meta)
 		}
 	})

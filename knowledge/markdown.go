@@ -115,10 +115,10 @@ func clipText(s string, n int) string {
 	return s[:n] + "..."
 }
 
-// validID reports whether id may name an article: words of letters,
+// ValidID reports whether id may name an article: words of letters,
 // digits, '-', '_' and '.' (not starting with '.') joined by '/', so that
 // it is a safe path inside the knowledge folder.
-func validID(id string) bool {
+func ValidID(id string) bool {
 	if id == "" || len(id) > maxID {
 		return false
 	}
@@ -215,7 +215,7 @@ func parseArticle(name, src string) (article, error) {
 	if !a.expires.IsZero() && !a.expires.After(a.effective) {
 		return bad("expires %s is not after effective %s", a.expires.Format(time.RFC3339), a.effective.Format(time.RFC3339))
 	}
-	if !validID(a.id) {
+	if !ValidID(a.id) {
 		return bad("id %q: want words of letters, digits, - _ . joined by /", clipText(a.id, 40))
 	}
 	a.body = strings.Join(lines, "\n")

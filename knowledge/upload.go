@@ -67,7 +67,7 @@ func (l *Live) Put(id string, up Upload) (Info, bool, error) {
 		return Info{}, false, fmt.Errorf("knowledge: %w: %s", ErrMalformed, fmt.Sprintf(format, args...))
 	}
 	switch {
-	case !validID(id):
+	case !ValidID(id):
 		return bad("id %q: want words of letters, digits, - _ . joined by /, at most %d characters", clipText(id, 40), maxID)
 	case len(up.Body) > maxArticle:
 		return Info{}, false, fmt.Errorf("knowledge: %w", ErrTooLarge)

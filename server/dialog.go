@@ -19,18 +19,10 @@ import (
 // newConversation builds the dialog the configuration asks for: the rule
 // brain on its flow and knowledge, and the LLM brain in front of it when
 // configured. With no flow or knowledge configured, the sample bank's,
-// built into the binary, answer. A knowledge folder is live: the returned
-// Live follows its changes once watched.
+// built into the binary, answer; its articles cannot be changed. A
+// knowledge folder is live: the returned Live follows its changes once
+// watched, and the API writes articles into it.
 func newConversation(cfg config.Config, menu *ivr.Menu, m *metrics.Metrics, log *slog.Logger) (*ivr.Conversation, *knowledge.Live, error) {
-	conv, kb, err := buildConversation(cfg, menu, m, log)
-	if err != nil {
-		return nil, nil, err
-	}
-	live, _ := kb.(*knowledge.Live)
-	return conv, live, nil
-}
-
-func buildConversation(cfg config.Config, menu *ivr.Menu, m *metrics.Metrics, log *slog.Logger) (*ivr.Conversation, knowledge.Searcher, error) {
 	d := cfg.Dialog
 	var flow *rules.Flow
 	var err error
@@ -45,12 +37,9 @@ func buildConversation(cfg config.Config, menu *ivr.Menu, m *metrics.Metrics, lo
 	if err != nil {
 		return nil, nil, fmt.Errorf("dialog flow: %w", err)
 	}
-	var kb interface {
-		knowledge.Searcher
-		Len() int
-	}
+	var kb *knowledge.Live
 	if d.Knowledge == "" {
-		kb, err = knowledge.LoadFS(bank.Knowledge())
+		kb, err = knowledge.LiveFS(bank.Knowledge())
 	} else {
 		kb, err = knowledge.LoadLive(d.Knowledge)
 	}

@@ -64,7 +64,8 @@ type Server struct {
 	// the knowledge folder's changes.
 	stopChores context.CancelFunc
 	chores     sync.WaitGroup
-	// knowledge is the live knowledge folder; nil for the built-in sample.
+	// knowledge is what the dialog answers from: the knowledge folder, or
+	// the sample built into the binary; nil with the menu brain.
 	knowledge *knowledge.Live
 
 	// events carries what happens on calls to the API's live stream.
@@ -267,7 +268,7 @@ func (s *Server) Start(ctx context.Context) error {
 			s.log.Error("retention purge stopped", "err", err)
 		}
 	})
-	if s.knowledge != nil {
+	if s.knowledge != nil && s.knowledge.Dir() != "" {
 		s.chores.Go(func() { s.knowledge.Watch(ctx, knowledgeEvery, s.log) })
 	}
 	return nil
