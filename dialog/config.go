@@ -34,8 +34,9 @@ type Config struct {
 	// Knowledge is the folder of Markdown articles both brains answer
 	// from. It is followed while Hotline runs: a changed article answers
 	// the next turn of every call, and one that does not load leaves the
-	// previous articles serving. Default "": the sample bank's articles built into the binary
-	// (examples/bank/knowledge).
+	// previous articles serving. Articles put through the API are
+	// written into it. Default "": the sample bank's articles built into
+	// the binary (examples/bank/knowledge), which cannot be changed.
 	Knowledge string `yaml:"knowledge"`
 	// OnNoReply is what happens when the LLM gives no first token in time
 	// or fails: rules answers the turn with the rule brain, transfer hands
