@@ -9,6 +9,14 @@
 // are dropped because they cannot be spoken. Optional YAML front matter sets
 // the title and adds keywords that every section of the article is found by.
 //
+// Front matter also names the article (id, else the file's path without
+// .md), its version, its source, and when it is in effect (effective,
+// expires). Several versions of one article may exist; a search cites, of
+// each article, the newest version in effect on Live's clock, and every
+// Passage says which article and version it is from. Documents put through
+// Live (Markdown, plain text, or HTML reduced to its text) become the next
+// version, written into the folder.
+//
 // Search ranks sections with BM25 (k1 1.2, b 0.75) over their title,
 // heading, keywords and text, the first three weighted up. Words are lower
 // cased, lightly stemmed and stripped of stopwords; Chinese is indexed as
@@ -18,8 +26,8 @@
 // more as the closest known words (one edit away, or sharing a long
 // prefix), and words the recognizer split ("log in", "a t m") are joined.
 //
-// A Base never changes after it is built and is safe for concurrent use; to
-// reload, build a new one and swap the pointer (an atomic.Pointer). A file
+// A Base never changes after it is built and is safe for concurrent use; Live
+// reloads by building a new one and swapping a pointer. A file
 // that cannot be read as an article fails the whole load with an error
 // naming it, so a broken edit never silently drops answers: the caller keeps
 // serving the old Base.

@@ -175,6 +175,12 @@ func TestKnowledgeAnswerSentences(t *testing.T) {
 	if !strings.Contains(as[2].Text, "anything else") {
 		t.Errorf("then anything else: %q", as[2].Text)
 	}
+	// The answer names the article it is from; what the flow says does not.
+	for i, a := range as {
+		if want := i < 2; (a.Cite != nil) != want || want && (a.Cite.Article != "hours" || a.Cite.Version != 1) {
+			t.Errorf("sentence %d %q cites %+v", i, a.Text, a.Cite)
+		}
+	}
 	if !strings.Contains(c.s.Summary(), "Answered: Opening hours") {
 		t.Errorf("summary: %s", c.s.Summary())
 	}
