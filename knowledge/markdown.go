@@ -178,8 +178,8 @@ func (k *keywordList) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// parseArticle reads one Markdown file; name is only for the error and the
-// fallback title.
+// parseArticle reads one Markdown file; name is its file's name, relative
+// to the folder, which gives the defaults of its id and source.
 func parseArticle(name, src string) (article, error) {
 	bad := func(format string, args ...any) (article, error) {
 		return article{}, fmt.Errorf("knowledge: %s: %w: %s", name, ErrMalformed, fmt.Sprintf(format, args...))
@@ -223,7 +223,7 @@ func parseArticle(name, src string) (article, error) {
 	p := parser{title: a.title}
 	p.parse(lines)
 	if a.title = p.title; a.title == "" {
-		a.title = titleFromName(name)
+		a.title = titleFromID(a.id)
 	}
 	a.sections = p.sections
 	if len(a.sections) == 0 {
@@ -258,9 +258,9 @@ func splitFrontMatter(src string) (frontMatter, []string, error) {
 	return fm, nil, errors.New("front matter opened with --- is never closed")
 }
 
-// titleFromName makes "cards/lost-card.md" into "lost card".
-func titleFromName(name string) string {
-	base := strings.TrimSuffix(path.Base(name), path.Ext(name))
+// titleFromID makes "cards/lost-card" into "lost card".
+func titleFromID(id string) string {
+	base := path.Base(id)
 	return strings.Join(strings.FieldsFunc(base, func(r rune) bool { return r == '-' || r == '_' || unicode.IsSpace(r) }), " ")
 }
 

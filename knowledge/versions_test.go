@@ -199,6 +199,17 @@ func TestPutAndDelete(t *testing.T) {
 		t.Errorf("in effect: %q from %s", text, id)
 	}
 
+	if info, _, err := l.Put("policies/late-fees", Upload{Format: Text, Body: "# 5 dollars\n\nafter *ten* days"}); err != nil ||
+		info.Title != "late fees" {
+		t.Errorf("plain text without a title: %+v, %v", info, err)
+	}
+	if doc, _ := l.Article("policies/late-fees", 0); doc.Text != "\\# 5 dollars\n\nafter \\*ten\\* days" {
+		t.Errorf("plain text is kept as written, escaped: %q", doc.Text)
+	}
+	if ps := l.Search("late fees", 1); len(ps) != 1 || ps[0].Text != "# 5 dollars. after *ten* days." {
+		t.Errorf("plain text is spoken as written: %+v", ps)
+	}
+
 	for _, c := range []struct {
 		name string
 		id   string
