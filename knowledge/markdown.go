@@ -73,15 +73,13 @@ func (d *date) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode {
 		return fmt.Errorf("line %d: want a date such as 2026-03-01", n.Line)
 	}
-	t, err := ParseDate(n.Value)
+	t, err := parseDate(n.Value)
 	if err != nil {
 		return fmt.Errorf("line %d: %w", n.Line, err)
 	}
 	d.Time = t
 	return nil
 }
-
-func (d date) IsZero() bool { return d.Time.IsZero() }
 
 func (d date) MarshalYAML() (any, error) {
 	if d.Time.Equal(d.Time.Truncate(24 * time.Hour)) {
@@ -90,9 +88,9 @@ func (d date) MarshalYAML() (any, error) {
 	return d.Time.UTC().Format(time.RFC3339), nil
 }
 
-// ParseDate reads a day, YYYY-MM-DD, as its midnight UTC, or an RFC 3339
+// parseDate reads a day, YYYY-MM-DD, as its midnight UTC, or an RFC 3339
 // time.
-func ParseDate(s string) (time.Time, error) {
+func parseDate(s string) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	if t, err := time.Parse(time.DateOnly, s); err == nil {
 		return t, nil
@@ -126,13 +124,16 @@ func ValidID(id string) bool {
 		if seg == "" || seg[0] == '.' {
 			return false
 		}
-		for _, r := range seg {
-			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
-				return false
-			}
+		if strings.IndexFunc(seg, func(r rune) bool { return !idRune(r) }) >= 0 {
+			return false
 		}
 	}
 	return true
+}
+
+// idRune reports whether r may be in an id's word.
+func idRune(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.'
 }
 
 // idFromName is the id of an article whose front matter names none: its
@@ -141,7 +142,7 @@ func idFromName(name string) string {
 	segs := strings.Split(strings.TrimSuffix(name, path.Ext(name)), "/")
 	for i, seg := range segs {
 		seg = strings.TrimLeft(strings.Map(func(r rune) rune {
-			if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' {
+			if idRune(r) {
 				return r
 			}
 			return '-'
