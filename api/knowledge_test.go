@@ -2,14 +2,19 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hotline-cc/hotline/events"
 	"github.com/hotline-cc/hotline/knowledge"
@@ -272,4 +277,71 @@ func TestCallDetailCitation(t *testing.T) {
 		d.Transcript[1].Citation.Article != "branches/opening-hours" || d.Transcript[1].Citation.Version != 2 {
 		t.Errorf("transcript %s", r.body)
 	}
+}
+
+// Whatever the upload, the API answers a 2xx with the article, or a 4xx
+// with a short, clear error after which the version in effect is the one
+// before; never a 5xx.
+func FuzzKnowledgeUpload(f *testing.F) {
+	for _, seed := range []struct{ query, ctype, body string }{
+		{"", "text/plain", "Open every day."},
+		{"title=Hours&source=memo&effective=2020-01-01&expires=2999-12-31", "text/markdown", "---\ntitle: x\n---\n# Hours\n\nOpen."},
+		{"effective=2026-02-30", "text/html; charset=UTF-8", "<p>Open &amp; <b>closed</b></p><script>x</script>"},
+		{"expires=1999-01-01", "text/markdown", "---\nid: other\n---\nx"},
+		{"a=1", "image/png", "\x89PNG"},
+		{"title=%00", "text/plain", "\xff"},
+	} {
+		f.Add(seed.query, seed.ctype, seed.body)
+	}
+	dir := f.TempDir()
+	kb, err := knowledge.LoadLive(dir)
+	if err != nil {
+		f.Fatal(err)
+	}
+	cfg := store.DefaultConfig()
+	cfg.Path = filepath.Join(f.TempDir(), "hotline.db")
+	st, err := store.Open(context.Background(), cfg)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { st.Close() })
+	h, err := New(testConfig(""), Deps{Store: st, Events: events.NewBus(0), Knowledge: kb}, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, query, ctype, body string) {
+		q, err := url.ParseQuery(query)
+		if err != nil {
+			return
+		}
+		before := kb.Articles()
+		req := httptest.NewRequest("PUT", "/api/v1/knowledge/hours?"+q.Encode(), strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+supToken)
+		req.Header.Set("Content-Type", ctype)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		var a articleAnswer
+		if err := json.Unmarshal(w.Body.Bytes(), &a); err != nil {
+			t.Fatalf("%d %q: %v", w.Code, w.Body, err)
+		}
+		switch {
+		case w.Code == http.StatusOK || w.Code == http.StatusCreated:
+			if a.ID != "hours" || a.Version < 1 {
+				t.Fatalf("accepted: %s", w.Body)
+			}
+			// The folder is kept small, so each run is as quick as the first.
+			if err := kb.Delete("hours"); err != nil {
+				t.Fatal(err)
+			}
+		case w.Code >= 400 && w.Code < 500:
+			if a.Error == "" || len(a.Error) > maxErrText || !utf8.ValidString(a.Error) {
+				t.Fatalf("%d error %q", w.Code, a.Error)
+			}
+			if after := kb.Articles(); !reflect.DeepEqual(after, before) {
+				t.Fatalf("refused (%s), yet the articles changed", a.Error)
+			}
+		default:
+			t.Fatalf("%d %s", w.Code, w.Body)
+		}
+	})
 }
