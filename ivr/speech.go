@@ -316,9 +316,13 @@ func (s *session) speak(ctx context.Context, stream tts.Stream, text func() (str
 	if !replyTo.IsZero() {
 		response = time.Since(replyTo)
 	}
-	said, _ := text()
-	s.c.Log.Info("hotline said", "text", said, "provider", s.m.eng.TTS.Name(),
-		"first_audio_ms", firstAudio.Milliseconds(), "response_ms", response.Milliseconds())
+	said, cite := text()
+	attrs := []any{"text", said, "provider", s.m.eng.TTS.Name(),
+		"first_audio_ms", firstAudio.Milliseconds(), "response_ms", response.Milliseconds()}
+	if cite != nil {
+		attrs = append(attrs, "article", cite.Article, "article_version", cite.Version)
+	}
+	s.c.Log.Info("hotline said", attrs...)
 	in, err = s.play(ctx, "answer", frames, true)
 	if err != nil && !errors.Is(err, media.ErrHangup) && ctx.Err() == nil {
 		// A later sentence failed to synthesize: the caller heard the
@@ -326,7 +330,7 @@ func (s *session) speak(ctx context.Context, stream tts.Stream, text func() (str
 		s.c.Log.Warn("answer cut short", "err", err)
 		err = nil
 	}
-	said, cite := text()
+	said, cite = text()
 	s.record(Turn{At: began.Sub(s.start), Speaker: "hotline", Text: said, Duration: time.Since(began),
 		Latency: firstAudio, Response: response, Provider: s.m.eng.TTS.Name(), Interrupted: !in.none(), Cite: cite})
 	return in, true, err

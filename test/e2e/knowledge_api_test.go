@@ -76,7 +76,8 @@ func TestKnowledgeReplacedThroughTheAPI(t *testing.T) {
 	// to play, so it is matched by its start.
 	answered := func() bool {
 		for _, r := range n.logs.find("hotline said", call) {
-			if strings.HasPrefix(fmt.Sprint(r["text"]), "Our branches are open Monday to Friday from nine to five.") {
+			if strings.HasPrefix(fmt.Sprint(r["text"]), "Our branches are open Monday to Friday from nine to five.") &&
+				r["article"] == "branches/opening-hours" && r["article_version"] == 1.0 {
 				return true
 			}
 		}
