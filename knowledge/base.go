@@ -349,3 +349,32 @@ func oneEdit(a, b string) bool {
 	}
 	return false
 }
+
+// Source returns the passage of ps that text repeats: the one sharing the
+// most of text's terms, when it shares at least half of them (and two at
+// least). A model answering from passages rewords them a little; a
+// sentence that shares less is not theirs, and names no source.
+func Source(text string, ps []Passage) (Passage, bool) {
+	want := map[string]bool{}
+	for _, t := range tokenize(text) {
+		want[t] = true
+	}
+	best, bestN := -1, 0
+	for i, p := range ps {
+		n := 0
+		seen := map[string]bool{}
+		for _, t := range tokenize(p.Heading + " " + p.Text) {
+			if want[t] && !seen[t] {
+				seen[t] = true
+				n++
+			}
+		}
+		if n > bestN {
+			best, bestN = i, n
+		}
+	}
+	if best < 0 || bestN < 2 || 2*bestN < len(want) {
+		return Passage{}, false
+	}
+	return ps[best], true
+}

@@ -225,3 +225,26 @@ func TestQueryTerms(t *testing.T) {
 		t.Errorf("numbers are never corrected: %v", got)
 	}
 }
+
+func TestSource(t *testing.T) {
+	ps := []Passage{
+		{ID: "cards/fees", Version: 2, Heading: "Fees", Text: "A replacement card costs 10 euros."},
+		{ID: "cards/delivery", Version: 1, Heading: "Delivery", Text: "A new card arrives within five working days."},
+	}
+	for _, c := range []struct {
+		text, want string
+	}{
+		{"A replacement card costs 10 euros.", "cards/fees"},
+		{"Your new card should arrive within five days.", "cards/delivery"},
+		{"A new card costs 10 euros and arrives within five working days.", "cards/delivery"},
+		{"Replacing it costs ten euros, I am afraid.", ""},
+		{"Is there anything else I can help with?", ""},
+		{"Card.", ""},
+		{"", ""},
+	} {
+		p, ok := Source(c.text, ps)
+		if ok != (c.want != "") || p.ID != c.want {
+			t.Errorf("%q: source %q (%v), want %q", c.text, p.ID, ok, c.want)
+		}
+	}
+}

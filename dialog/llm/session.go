@@ -27,6 +27,10 @@ type session struct {
 	// the call waitID.
 	pending []openai.ChatCompletionMessage
 	waitID  string
+	// sources are the passages the model was given this turn, with the
+	// context and by lookup_knowledge: a sentence that repeats one cites
+	// it.
+	sources []knowledge.Passage
 }
 
 // turn is one Respond: it passes actions on and remembers an emit error,
@@ -63,6 +67,7 @@ func (s *session) Respond(ctx context.Context, in dialog.Input, emit func(dialog
 }
 
 func (s *session) respond(ctx context.Context, in dialog.Input, t *turn) error {
+	s.sources = nil
 	msgs := s.messages(in)
 	s.pending, s.waitID = nil, ""
 	for round := 0; ; round++ {
@@ -143,6 +148,7 @@ func (s *session) messages(in dialog.Input) []openai.ChatCompletionMessage {
 	var passages []knowledge.Passage
 	if s.b.know != nil && strings.TrimSpace(in.Text) != "" {
 		passages = s.b.know.Search(in.Text, s.b.cfg.KnowledgePassages)
+		s.sources = append(s.sources, passages...)
 	}
 	cue := in.Emotion
 	if cue == nil {
@@ -224,7 +230,7 @@ func (s *session) round(ctx context.Context, req openai.ChatCompletionRequest, t
 		}
 		content.WriteString(d.Content)
 		for _, sentence := range cut.add(d.Content) {
-			if err := t.do(dialog.Action{Kind: dialog.Say, Text: sentence}); err != nil {
+			if err := t.do(dialog.Action{Kind: dialog.Say, Text: sentence, Cite: s.cite(sentence)}); err != nil {
 				return "", nil, err
 			}
 		}
@@ -234,11 +240,20 @@ func (s *session) round(ctx context.Context, req openai.ChatCompletionRequest, t
 		return "", nil, fmt.Errorf("llm: chat: the model replied nothing: %w", dialog.ErrNoReply)
 	}
 	for _, sentence := range cut.flush() {
-		if err := t.do(dialog.Action{Kind: dialog.Say, Text: sentence}); err != nil {
+		if err := t.do(dialog.Action{Kind: dialog.Say, Text: sentence, Cite: s.cite(sentence)}); err != nil {
 			return "", nil, err
 		}
 	}
 	return content.String(), calls.calls, nil
+}
+
+// cite names the article of the turn's passages a sentence repeats, if
+// any.
+func (s *session) cite(sentence string) *dialog.Citation {
+	if p, ok := knowledge.Source(sentence, s.sources); ok && p.ID != "" {
+		return &dialog.Citation{Article: p.ID, Version: p.Version}
+	}
+	return nil
 }
 
 // callBuilder assembles tool calls from stream deltas: the first delta of

@@ -160,6 +160,7 @@ func lookupTool(k int) tool {
 				return outcome{}, err
 			}
 			found := s.b.know.Search(a.Query, k)
+			s.sources = append(s.sources, found...)
 			if len(found) == 0 {
 				return outcome{result: "no passage found"}, nil
 			}
