@@ -218,7 +218,7 @@ func TestKnowledgeValidation(t *testing.T) {
 			t.Fatalf("%s: the answer became %q", c.name, got)
 		}
 	}
-	if r := f.get(t, "/api/v1/knowledge?x=1", supToken); r.status != http.StatusBadRequest {
+	if r := f.get(t, "/api/v1/knowledge?x=1", supToken); r.status != http.StatusBadRequest || !strings.Contains(string(r.body), "takes none") {
 		t.Errorf("list with an unknown parameter: %d", r.status)
 	}
 	if r := f.get(t, "/api/v1/knowledge/branches/opening-hours?version=0", supToken); r.status != http.StatusBadRequest {

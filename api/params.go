@@ -68,6 +68,8 @@ func newParams(q url.Values, known ...string) *params {
 	p := &params{q: q}
 	for k, vs := range q {
 		switch {
+		case !contains(known, k) && len(known) == 0:
+			p.fail(badf("unknown parameter %s (this request takes none)", echo(k)))
 		case !contains(known, k):
 			p.fail(badf("unknown parameter %s (want %s)", echo(k), strings.Join(known, ", ")))
 		case len(vs) > 1:
