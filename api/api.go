@@ -10,7 +10,11 @@
 //	POST /api/v1/login                       (no token: an agent's id and password)
 //	GET /api/v1/calls                        -           yes         yes
 //	GET /api/v1/calls/{id}                   own calls   yes         yes
-//	GET /api/v1/calls/{id}/recordings/{rid}  -           yes         yes
+//	GET /api/v1/calls/{id}/recordings/{rid}  -           yes (*)     yes
+//	PUT /api/v1/calls/{id}/turns/{seq}/mark  -           yes         yes
+//	GET /api/v1/intents                      -           yes         yes
+//	POST /api/v1/intents/{name}/examples     -           yes         yes
+//	GET /api/v1/figures                      -           yes         yes
 //	GET /api/v1/agents                       -           yes         yes
 //	GET /api/v1/agents/{id}                  own         yes         yes
 //	POST /api/v1/agents/{id}/state           own         yes         yes
@@ -19,6 +23,10 @@
 //	GET /api/v1/alerts                       -           yes         yes
 //	POST /api/v1/alerts/{id}/ack             -           yes         yes
 //	GET /api/v1/events                       own calls   yes         yes
+//
+// (*) or with no token, by the link signed for an hour that a call's
+// detail gives a supervisor for each recording (play_url): the review
+// page's audio element cannot send a token, and asks for ranges itself.
 //
 // Tokens are the configured ones (api.tokens), and the agent tokens the
 // login signs: HMAC-SHA256 over the agent's id, the agent role and an
@@ -29,7 +37,8 @@
 // token, or an unknown or expired one, is 401; a role that may not is 403.
 // /healthz, /readyz and /metrics need no token: probes and scrapers have
 // none, and they show no caller's data. Nor do the desktops' static pages,
-// /agent/ and /supervisor/: they hold no data, and ask for a token.
+// /agent/, /supervisor/ and /review/: they hold no data, and ask for a
+// token.
 //
 // Personal data: the store redacts what callers said before it is written;
 // this package adds nothing that could carry more. Error messages that echo
@@ -118,6 +127,9 @@ type Deps struct {
 	AgentControl AgentControl
 	// CallControl transfers live calls on; nil: 501.
 	CallControl CallControl
+	// Intents is the rule flow's, for the review; nil lists none and
+	// teaches none (501).
+	Intents Intents
 }
 
 // readTimeout bounds a request's database work.
@@ -195,7 +207,11 @@ func New(cfg Config, deps Deps, log *slog.Logger) (http.Handler, error) {
 	}
 	mux.Handle("GET /api/v1/calls", s.auth(RoleSupervisor, s.listCalls))
 	mux.Handle("GET /api/v1/calls/{id}", s.auth(RoleAgent, s.call))
-	mux.Handle("GET /api/v1/calls/{id}/recordings/{rid}", s.auth(RoleSupervisor, s.recording))
+	mux.Handle("GET /api/v1/calls/{id}/recordings/{rid}", s.recordingAuth())
+	mux.Handle("PUT /api/v1/calls/{id}/turns/{seq}/mark", s.auth(RoleSupervisor, s.markAnswer))
+	mux.Handle("GET /api/v1/intents", s.auth(RoleSupervisor, s.intents))
+	mux.Handle("POST /api/v1/intents/{name}/examples", s.auth(RoleSupervisor, s.addExample))
+	mux.Handle("GET /api/v1/figures", s.auth(RoleSupervisor, s.figures))
 	mux.HandleFunc("POST /api/v1/login", s.login)
 	mux.Handle("GET /api/v1/agents", s.auth(RoleSupervisor, s.agents))
 	mux.Handle("GET /api/v1/agents/{id}", s.auth(RoleAgent, s.agent))
@@ -207,7 +223,7 @@ func New(cfg Config, deps Deps, log *slog.Logger) (http.Handler, error) {
 	mux.Handle("GET /api/v1/events", s.auth(RoleAgent, s.events))
 	mux.Handle("POST /api/v1/transfers", s.auth(RoleAgent, s.transferCall))
 	desk := pages()
-	for _, dir := range []string{"/agent/", "/supervisor/", "/shared/"} {
+	for _, dir := range []string{"/agent/", "/supervisor/", "/review/", "/shared/"} {
 		mux.Handle("GET "+dir, desk)
 	}
 	return s.logRequests(mux), nil

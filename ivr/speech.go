@@ -289,13 +289,14 @@ const (
 // spoken is false.
 func (s *session) say(ctx context.Context, text string) (in input, spoken bool, err error) {
 	stream := tts.Speak(logctx.With(ctx, s.c.Log), s.m.eng.TTS, text, s.rate)
-	return s.speak(ctx, stream, func() string { return text }, time.Time{})
+	return s.speak(ctx, stream, func() (string, string) { return text, "" }, time.Time{})
 }
 
 // speak plays a synthesized stream, sentence by sentence as it is made;
-// text tells what it says, so far. replyTo, when set, is when the caller's
-// voice ended: the turn's response time counts from it.
-func (s *session) speak(ctx context.Context, stream tts.Stream, text func() string, replyTo time.Time) (in input, spoken bool, err error) {
+// said tells what it says, so far, and the intent it serves, if any.
+// replyTo, when set, is when the caller's voice ended: the turn's response
+// time counts from it.
+func (s *session) speak(ctx context.Context, stream tts.Stream, said func() (text, intent string), replyTo time.Time) (in input, spoken bool, err error) {
 	began := time.Now()
 	defer stream.Close()
 	frames := &ttsFrames{s: stream, n: media.FrameSamples(s.rate)}
@@ -315,7 +316,8 @@ func (s *session) speak(ctx context.Context, stream tts.Stream, text func() stri
 	if !replyTo.IsZero() {
 		response = time.Since(replyTo)
 	}
-	s.c.Log.Info("hotline said", "text", text(), "provider", s.m.eng.TTS.Name(),
+	text, _ := said()
+	s.c.Log.Info("hotline said", "text", text, "provider", s.m.eng.TTS.Name(),
 		"first_audio_ms", firstAudio.Milliseconds(), "response_ms", response.Milliseconds())
 	in, err = s.play(ctx, "answer", frames, true)
 	if err != nil && !errors.Is(err, media.ErrHangup) && ctx.Err() == nil {
@@ -324,7 +326,8 @@ func (s *session) speak(ctx context.Context, stream tts.Stream, text func() stri
 		s.c.Log.Warn("answer cut short", "err", err)
 		err = nil
 	}
-	s.record(Turn{At: began.Sub(s.start), Speaker: "hotline", Text: text(), Duration: time.Since(began),
+	text, intent := said()
+	s.record(Turn{At: began.Sub(s.start), Speaker: "hotline", Text: text, Intent: intent, Duration: time.Since(began),
 		Latency: firstAudio, Response: response, Provider: s.m.eng.TTS.Name(), Interrupted: !in.none()})
 	return in, true, err
 }

@@ -20,17 +20,18 @@ import (
 // brain on its flow and knowledge, and the LLM brain in front of it when
 // configured. With no flow or knowledge configured, the sample bank's,
 // built into the binary, answer. A knowledge folder is live: the returned
-// Live follows its changes once watched.
-func newConversation(cfg config.Config, menu *ivr.Menu, m *metrics.Metrics, log *slog.Logger) (*ivr.Conversation, *knowledge.Live, error) {
-	conv, kb, err := buildConversation(cfg, menu, m, log)
+// Live follows its changes once watched. The rule brain is returned too:
+// the review teaches its intents new phrases.
+func newConversation(cfg config.Config, menu *ivr.Menu, m *metrics.Metrics, log *slog.Logger) (*ivr.Conversation, *knowledge.Live, *rules.Brain, error) {
+	conv, kb, rb, err := buildConversation(cfg, menu, m, log)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	live, _ := kb.(*knowledge.Live)
-	return conv, live, nil
+	return conv, live, rb, nil
 }
 
-func buildConversation(cfg config.Config, menu *ivr.Menu, m *metrics.Metrics, log *slog.Logger) (*ivr.Conversation, knowledge.Searcher, error) {
+func buildConversation(cfg config.Config, menu *ivr.Menu, m *metrics.Metrics, log *slog.Logger) (*ivr.Conversation, knowledge.Searcher, *rules.Brain, error) {
 	d := cfg.Dialog
 	var flow *rules.Flow
 	var err error
@@ -43,7 +44,7 @@ func buildConversation(cfg config.Config, menu *ivr.Menu, m *metrics.Metrics, lo
 		flow, err = rules.LoadFlow(d.Flow)
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("dialog flow: %w", err)
+		return nil, nil, nil, fmt.Errorf("dialog flow: %w", err)
 	}
 	var kb interface {
 		knowledge.Searcher
@@ -55,7 +56,7 @@ func buildConversation(cfg config.Config, menu *ivr.Menu, m *metrics.Metrics, lo
 		kb, err = knowledge.LoadLive(d.Knowledge)
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("dialog knowledge: %w", err)
+		return nil, nil, nil, fmt.Errorf("dialog knowledge: %w", err)
 	}
 	lc := cfg.LLM
 	if len(lc.Queues) == 0 {
@@ -66,24 +67,24 @@ func buildConversation(cfg config.Config, menu *ivr.Menu, m *metrics.Metrics, lo
 		named = append(named, lc.Queues...)
 	}
 	if err := knownQueues(named, cfg.Routing.Destinations()); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	ruleBrain := rules.New(flow, kb)
 	var primary, fallback dialog.Brain = ruleBrain, nil
 	if d.Brain == dialog.BrainLLM {
 		b, err := llm.New(lc, llm.Deps{Knowledge: kb, Metrics: m}, log)
 		if err != nil {
-			return nil, nil, fmt.Errorf("llm: %w", err)
+			return nil, nil, nil, fmt.Errorf("llm: %w", err)
 		}
 		primary, fallback = b, ruleBrain
 	}
 	dm, err := dialog.NewManager(d, primary, fallback)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	log.Info("dialog", "brain", primary.Name(), "flow", flow.Name, "knowledge_sections", kb.Len())
 	conv, err := ivr.NewConversation(menu, dm)
-	return conv, kb, err
+	return conv, kb, ruleBrain, err
 }
 
 // knownQueues reports the queues the dialog may transfer to that routing

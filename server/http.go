@@ -28,6 +28,9 @@ func (s *Server) startHTTP() error {
 	if cfg.MetricsListen == "" {
 		deps.Metrics = s.metrics.Handler()
 	}
+	if s.intents != nil {
+		deps.Intents = s.intents
+	}
 	h, err := api.New(cfg, deps, s.log)
 	if err != nil {
 		return err

@@ -164,7 +164,7 @@ func (r *callRecord) storeTurn(t ivr.Turn) {
 	}
 	st := store.Turn{At: at, Speaker: t.Speaker, Text: t.Text, Prompt: t.Prompt, Key: t.Key,
 		Duration: t.Duration, Latency: t.Latency, Provider: t.Provider, Confidence: t.Confidence,
-		Interrupted: t.Interrupted}
+		Interrupted: t.Interrupted, Intent: t.Intent}
 	if p := emotionPoint(t.Emotion); p != nil {
 		st.Emotion, _ = json.Marshal(p)
 	}
@@ -351,6 +351,7 @@ type turnLine struct {
 	Provider    string  `json:"provider,omitempty"`
 	Confidence  float64 `json:"confidence,omitempty"`
 	Interrupted bool    `json:"interrupted,omitempty"`
+	Intent      string  `json:"intent,omitempty"`
 	// Emotion is the caller's emotion cue for the turn: the call's
 	// emotion timeline, one point a spoken turn.
 	Emotion  *prosody.Point    `json:"emotion,omitempty"`
@@ -362,7 +363,7 @@ type turnLine struct {
 func turnEvent(t ivr.Turn) turnLine {
 	return turnLine{AtMS: t.At.Milliseconds(), Speaker: t.Speaker, Text: t.Text, Prompt: t.Prompt, Key: t.Key,
 		DurationMS: t.Duration.Milliseconds(), LatencyMS: t.Latency.Milliseconds(), ResponseMS: t.Response.Milliseconds(), Provider: t.Provider,
-		Confidence: t.Confidence, Interrupted: t.Interrupted, Emotion: emotionPoint(t.Emotion), Transfer: t.Transfer}
+		Confidence: t.Confidence, Interrupted: t.Interrupted, Intent: t.Intent, Emotion: emotionPoint(t.Emotion), Transfer: t.Transfer}
 }
 
 func emotionPoint(c *prosody.Cue) *prosody.Point {

@@ -21,6 +21,7 @@ import (
 	"github.com/hotline-cc/hotline/asr"
 	"github.com/hotline-cc/hotline/config"
 	"github.com/hotline-cc/hotline/dialog"
+	"github.com/hotline-cc/hotline/dialog/rules"
 	"github.com/hotline-cc/hotline/events"
 	"github.com/hotline-cc/hotline/ivr"
 	"github.com/hotline-cc/hotline/knowledge"
@@ -66,6 +67,9 @@ type Server struct {
 	chores     sync.WaitGroup
 	// knowledge is the live knowledge folder; nil for the built-in sample.
 	knowledge *knowledge.Live
+	// intents are the rule flow's, taught phrases by the review; nil with
+	// dialog.brain menu.
+	intents *intentBook
 
 	// events carries what happens on calls to the API's live stream.
 	events *events.Bus
@@ -110,7 +114,12 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	if cfg.Dialog.Brain != dialog.BrainMenu {
-		if s.conv, s.knowledge, err = newConversation(cfg, s.menu, s.metrics, log); err != nil {
+		var rb *rules.Brain
+		if s.conv, s.knowledge, rb, err = newConversation(cfg, s.menu, s.metrics, log); err != nil {
+			s.closeAll()
+			return nil, err
+		}
+		if s.intents, err = s.loadExamples(rb); err != nil {
 			s.closeAll()
 			return nil, err
 		}
