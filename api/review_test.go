@@ -411,3 +411,17 @@ func FuzzFigureRange(f *testing.F) {
 		}
 	})
 }
+
+// The review page is served like the desktops: no token, no framing.
+func TestReviewPage(t *testing.T) {
+	f := newFixture(t)
+	for path, want := range map[string]string{"/review/": "review.js", "/review/review.js": "/api/v1/figures"} {
+		r := f.get(t, path, "")
+		if r.status != http.StatusOK || !strings.Contains(string(r.body), want) {
+			t.Errorf("%s: %d, want %q in the body", path, r.status, want)
+		}
+		if r.header.Get("X-Frame-Options") != "DENY" || !strings.Contains(r.header.Get("Content-Security-Policy"), "default-src 'self'") {
+			t.Errorf("%s: headers %v", path, r.header)
+		}
+	}
+}
