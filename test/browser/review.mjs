@@ -29,8 +29,9 @@ try {
   page.on('console', (m) => { if (m.type() === 'error') console.error('review:', m.text()); });
   page.on('pageerror', (e) => { console.error('review error:', e.message); failed = true; });
 
-  // The knowledge API may not be on this node: the request the page sends
-  // is recorded either way, and answered for it when the node lacks it.
+  // The knowledge API may not be on this node, or have no knowledge base
+  // behind it: the request the page sends is recorded either way, and
+  // answered for it when the node cannot.
   const knowledge = [];
   await page.route('**/api/v1/knowledge/**', async (route) => {
     const req = route.request();
@@ -38,7 +39,7 @@ try {
     const resp = await route.fetch();
     sent.status = resp.status();
     knowledge.push(sent);
-    if (resp.status() === 404 || resp.status() === 405) {
+    if ([404, 405, 501].includes(resp.status())) {
       const u = new URL(req.url());
       await route.fulfill({ status: 201, json: { ID: u.pathname.split('/').pop(), Title: u.searchParams.get('title'), Version: 1, Source: u.searchParams.get('source'), Active: true } });
       return;

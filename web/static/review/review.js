@@ -300,7 +300,7 @@
     try {
       return await api.put(`/api/v1/knowledge/${id}?${q}`, doc);
     } catch (err) {
-      if (err.status === 404 || err.status === 405) throw new Error('This node does not take knowledge articles through its API.');
+      if ([404, 405, 501].includes(err.status)) throw new Error('This node does not take knowledge articles through its API.');
       throw err;
     }
   }
