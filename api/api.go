@@ -1,7 +1,8 @@
 // Package api is the operator's HTTP JSON API: call records with their
 // transcripts and emotion timelines, recordings, agents, queues, callback
-// requests, crisis alerts and the live event stream, beside the health,
-// readiness and metrics endpoints.
+// requests, crisis alerts and the live event stream, the review of
+// Hotline's answers (marks, intents' example phrases, daily figures),
+// beside the health, readiness and metrics endpoints.
 //
 // Every /api/v1 request but the login carries "Authorization: Bearer
 // <token>". A token grants a role:
@@ -40,8 +41,9 @@
 // /agent/, /supervisor/ and /review/: they hold no data, and ask for a
 // token.
 //
-// Personal data: the store redacts what callers said before it is written;
-// this package adds nothing that could carry more. Error messages that echo
+// Personal data: the store redacts what callers said before it is written,
+// and supervisors' corrections and example phrases too; this package adds
+// nothing that could carry more. Error messages that echo
 // a request's input are clipped and redacted, the free-form emotion cues
 // and live event payloads are redacted on the way out, the request log
 // holds the redacted path only (never the query or a header), and a
