@@ -1,7 +1,8 @@
 // Package api is the operator's HTTP JSON API: call records with their
 // transcripts and emotion timelines, recordings, agents, queues, callback
-// requests, crisis alerts and the live event stream, beside the health,
-// readiness and metrics endpoints.
+// requests, crisis alerts and the live event stream, the review of
+// Hotline's answers (marks, intents' example phrases, daily figures),
+// beside the health, readiness and metrics endpoints.
 //
 // Every /api/v1 request but the login carries "Authorization: Bearer
 // <token>". A token grants a role:
@@ -10,7 +11,11 @@
 //	POST /api/v1/login                       (no token: an agent's id and password)
 //	GET /api/v1/calls                        -           yes         yes
 //	GET /api/v1/calls/{id}                   own calls   yes         yes
-//	GET /api/v1/calls/{id}/recordings/{rid}  -           yes         yes
+//	GET /api/v1/calls/{id}/recordings/{rid}  -           yes (*)     yes
+//	PUT /api/v1/calls/{id}/turns/{seq}/mark  -           yes         yes
+//	GET /api/v1/intents                      -           yes         yes
+//	POST /api/v1/intents/{name}/examples     -           yes         yes
+//	GET /api/v1/figures                      -           yes         yes
 //	GET /api/v1/agents                       -           yes         yes
 //	GET /api/v1/agents/{id}                  own         yes         yes
 //	POST /api/v1/agents/{id}/state           own         yes         yes
@@ -24,6 +29,10 @@
 //	PUT /api/v1/knowledge/{id}               -           yes         yes
 //	DELETE /api/v1/knowledge/{id}            -           yes         yes
 //
+// (*) or with no token, by the link signed for an hour that a call's
+// detail gives a supervisor for each recording (play_url): the review
+// page's audio element cannot send a token, and asks for ranges itself.
+//
 // Tokens are the configured ones (api.tokens), and the agent tokens the
 // login signs: HMAC-SHA256 over the agent's id, the agent role and an
 // expiry, with the key api.session_key_env names (or one random per
@@ -33,10 +42,12 @@
 // token, or an unknown or expired one, is 401; a role that may not is 403.
 // /healthz, /readyz and /metrics need no token: probes and scrapers have
 // none, and they show no caller's data. Nor do the desktops' static pages,
-// /agent/ and /supervisor/: they hold no data, and ask for a token.
+// /agent/, /supervisor/ and /review/: they hold no data, and ask for a
+// token.
 //
-// Personal data: the store redacts what callers said before it is written;
-// this package adds nothing that could carry more. Error messages that echo
+// Personal data: the store redacts what callers said before it is written,
+// and supervisors' corrections and example phrases too; this package adds
+// nothing that could carry more. Error messages that echo
 // a request's input are clipped and redacted, the free-form emotion cues
 // and live event payloads are redacted on the way out, the request log
 // holds the redacted path only (never the query or a header), and a
@@ -130,6 +141,9 @@ type Deps struct {
 	CallControl CallControl
 	// Knowledge is the knowledge base the dialog answers from; nil: 501.
 	Knowledge Knowledge
+	// Intents is the rule flow's, for the review; nil lists none and
+	// teaches none (501).
+	Intents Intents
 }
 
 // readTimeout bounds a request's database work.
@@ -207,7 +221,11 @@ func New(cfg Config, deps Deps, log *slog.Logger) (http.Handler, error) {
 	}
 	mux.Handle("GET /api/v1/calls", s.auth(RoleSupervisor, s.listCalls))
 	mux.Handle("GET /api/v1/calls/{id}", s.auth(RoleAgent, s.call))
-	mux.Handle("GET /api/v1/calls/{id}/recordings/{rid}", s.auth(RoleSupervisor, s.recording))
+	mux.Handle("GET /api/v1/calls/{id}/recordings/{rid}", s.recordingAuth())
+	mux.Handle("PUT /api/v1/calls/{id}/turns/{seq}/mark", s.auth(RoleSupervisor, s.markAnswer))
+	mux.Handle("GET /api/v1/intents", s.auth(RoleSupervisor, s.intents))
+	mux.Handle("POST /api/v1/intents/{name}/examples", s.auth(RoleSupervisor, s.addExample))
+	mux.Handle("GET /api/v1/figures", s.auth(RoleSupervisor, s.figures))
 	mux.HandleFunc("POST /api/v1/login", s.login)
 	mux.Handle("GET /api/v1/agents", s.auth(RoleSupervisor, s.agents))
 	mux.Handle("GET /api/v1/agents/{id}", s.auth(RoleAgent, s.agent))
@@ -223,7 +241,7 @@ func New(cfg Config, deps Deps, log *slog.Logger) (http.Handler, error) {
 	mux.Handle("PUT /api/v1/knowledge/{id...}", s.auth(RoleSupervisor, s.putArticle))
 	mux.Handle("DELETE /api/v1/knowledge/{id...}", s.auth(RoleSupervisor, s.deleteArticle))
 	desk := pages()
-	for _, dir := range []string{"/agent/", "/supervisor/", "/shared/"} {
+	for _, dir := range []string{"/agent/", "/supervisor/", "/review/", "/shared/"} {
 		mux.Handle("GET "+dir, desk)
 	}
 	return s.logRequests(mux), nil

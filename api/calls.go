@@ -55,6 +55,8 @@ type turnJSON struct {
 	Interrupted bool      `json:"interrupted,omitempty"`
 	// Emotion is the cue's label; the whole cue is on the timeline.
 	Emotion string `json:"emotion,omitempty"`
+	// Intent is the flow's intent Hotline's reply served.
+	Intent string `json:"intent,omitempty"`
 	// Citation names the knowledge article, and its version, Hotline's
 	// answer came from.
 	Citation *citationJSON `json:"citation,omitempty"`
@@ -90,6 +92,9 @@ type recordingJSON struct {
 	DurationMS int64     `json:"duration_ms"`
 	// URL downloads it; the file's path stays on the server.
 	URL string `json:"url"`
+	// PlayURL, for a supervisor, is URL signed for a while: an audio
+	// element plays it without the bearer token.
+	PlayURL string `json:"play_url,omitempty"`
 }
 
 type callbackJSON struct {
@@ -122,6 +127,7 @@ type callDetailJSON struct {
 	Recordings []recordingJSON `json:"recordings"`
 	Callbacks  []callbackJSON  `json:"callbacks"`
 	Alerts     []alertJSON     `json:"alerts"`
+	Marks      []markJSON      `json:"marks"`
 }
 
 func optTime(t time.Time) *time.Time {
@@ -164,6 +170,10 @@ func toDetail(d store.CallDetail) callDetailJSON {
 		Recordings: make([]recordingJSON, 0, len(d.Recordings)),
 		Callbacks:  make([]callbackJSON, 0, len(d.Callbacks)),
 		Alerts:     make([]alertJSON, 0, len(d.CrisisAlerts)),
+		Marks:      make([]markJSON, 0, len(d.Marks)),
+	}
+	for _, m := range d.Marks {
+		out.Marks = append(out.Marks, toMark(m))
 	}
 	labels := make(map[int]string, len(d.Emotions))
 	for _, e := range d.Emotions {
@@ -174,7 +184,7 @@ func toDetail(d store.CallDetail) callDetailJSON {
 		tj := turnJSON{
 			Seq: t.Seq, At: t.At.UTC(), Speaker: t.Speaker, Text: t.Text, Prompt: t.Prompt, Key: t.Key,
 			DurationMS: t.Duration.Milliseconds(), LatencyMS: t.Latency.Milliseconds(), Provider: t.Provider,
-			Interrupted: t.Interrupted, Emotion: labels[t.Seq],
+			Interrupted: t.Interrupted, Emotion: labels[t.Seq], Intent: t.Intent,
 		}
 		if t.Confidence >= 0 {
 			c := t.Confidence
@@ -300,7 +310,11 @@ func servedBy(d store.CallDetail, agent string) bool {
 
 func (s *server) call(w http.ResponseWriter, r *http.Request) {
 	if d, ok := s.callFor(w, r); ok {
-		writeJSON(w, http.StatusOK, toDetail(d))
+		out := toDetail(d)
+		if principalOf(r.Context()).role >= RoleSupervisor {
+			s.signRecordings(&out, time.Now())
+		}
+		writeJSON(w, http.StatusOK, out)
 	}
 }
 

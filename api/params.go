@@ -168,6 +168,20 @@ func (p *params) bool(k string) bool {
 	return b
 }
 
+// fraction reads a number from 0 to 1 (0 when absent).
+func (p *params) fraction(k string) float64 {
+	v := p.q.Get(k)
+	if v == "" {
+		return 0
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || !(f > 0 && f <= 1) {
+		p.fail(badf("%s %s: want a number above 0 and at most 1", k, echo(v)))
+		return 0
+	}
+	return f
+}
+
 func (p *params) id(k string) int64 {
 	v := p.q.Get(k)
 	if v == "" {
@@ -205,15 +219,21 @@ var dispositions = []string{
 
 // parseCallFilter reads GET /api/v1/calls' parameters.
 func parseCallFilter(q url.Values) (store.CallFilter, error) {
-	p := newParams(q, "since", "until", "number", "disposition", "emotion", "limit", "cursor")
+	p := newParams(q, "since", "until", "number", "disposition", "emotion", "ended", "intent", "transferred",
+		"crisis", "below_confidence", "limit", "cursor")
 	f := store.CallFilter{
-		Since:       p.time("since"),
-		Until:       p.time("until"),
-		Number:      p.str("number"),
-		Disposition: p.oneOf("disposition", dispositions...),
-		Emotion:     p.word("emotion"),
-		Limit:       p.limit(),
-		Cursor:      p.cursor(),
+		Since:           p.time("since"),
+		Until:           p.time("until"),
+		Number:          p.str("number"),
+		Disposition:     p.oneOf("disposition", dispositions...),
+		Emotion:         p.word("emotion"),
+		Ended:           p.bool("ended"),
+		Intent:          p.word("intent"),
+		Transferred:     p.oneOf("transferred", store.TransferredYes, store.TransferredNo),
+		Crisis:          p.bool("crisis"),
+		BelowConfidence: p.fraction("below_confidence"),
+		Limit:           p.limit(),
+		Cursor:          p.cursor(),
 	}
 	p.timeRange(f.Since, f.Until)
 	if n := f.Number; len(n) > 64 || !utf8.ValidString(n) || strings.IndexFunc(n, unicode.IsControl) >= 0 {

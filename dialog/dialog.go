@@ -103,6 +103,10 @@ type Action struct {
 	Reason    string
 	Summary   string
 	MaxDigits int
+	// Intent is the flow's intent the reply serves, when the brain knows
+	// one: the call's record keeps it, for reviewing the answers by
+	// intent.
+	Intent string
 	// Cite, on a Say, names the knowledge article the sentence is from.
 	Cite *Citation
 }

@@ -136,20 +136,24 @@ func (s *session) reply(ctx context.Context, dc *dialog.Call, din dialog.Input, 
 	defer cancel()
 	sentences := make(chan string)
 	var (
-		mu   sync.Mutex
-		said []string
-		cite *dialog.Citation
-		last dialog.Action
+		mu     sync.Mutex
+		said   []string
+		cite   *dialog.Citation
+		intent string
+		last   dialog.Action
 	)
 	done := make(chan error, 1)
 	go func() {
 		defer close(sentences)
 		done <- dc.Turn(bctx, din, at, func(a dialog.Action) error {
+			mu.Lock()
 			if a.Kind != dialog.Say {
-				mu.Lock()
 				last = a
-				mu.Unlock()
 			}
+			if a.Intent != "" {
+				intent = a.Intent
+			}
+			mu.Unlock()
 			if a.Text == "" || a.Kind == dialog.Transfer {
 				return nil
 			}
@@ -167,10 +171,10 @@ func (s *session) reply(ctx context.Context, dc *dialog.Call, din dialog.Input, 
 			}
 		})
 	}()
-	text := func() (string, *dialog.Citation) {
+	text := func() (string, *dialog.Citation, string) {
 		mu.Lock()
 		defer mu.Unlock()
-		return strings.Join(said, " "), cite
+		return strings.Join(said, " "), cite, intent
 	}
 	in, _, err := s.speak(ctx, tts.SpeakEach(bctx, s.m.eng.TTS, sentences, s.rate), text, ended)
 	// The caller talked over the reply, or it was spoken: either way the

@@ -226,6 +226,8 @@ type Turn struct {
 	Confidence float64
 	// Interrupted is set on a prompt the caller cut short.
 	Interrupted bool
+	// Intent is, on Hotline's reply, the flow's intent it served.
+	Intent string
 	// Emotion is the cue of the caller's spoken turn, when the call has
 	// an emotion tracker.
 	Emotion *prosody.Cue

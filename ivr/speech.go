@@ -290,13 +290,14 @@ const (
 // spoken is false.
 func (s *session) say(ctx context.Context, text string) (in input, spoken bool, err error) {
 	stream := tts.Speak(logctx.With(ctx, s.c.Log), s.m.eng.TTS, text, s.rate)
-	return s.speak(ctx, stream, func() (string, *dialog.Citation) { return text, nil }, time.Time{})
+	return s.speak(ctx, stream, func() (string, *dialog.Citation, string) { return text, nil, "" }, time.Time{})
 }
 
 // speak plays a synthesized stream, sentence by sentence as it is made;
-// text tells what it says, so far, and the article it is from. replyTo, when set, is when the caller's
-// voice ended: the turn's response time counts from it.
-func (s *session) speak(ctx context.Context, stream tts.Stream, text func() (string, *dialog.Citation), replyTo time.Time) (in input, spoken bool, err error) {
+// said tells what it says so far, the article it is from and the intent it
+// serves, if any. replyTo, when set, is when the caller's voice ended: the
+// turn's response time counts from it.
+func (s *session) speak(ctx context.Context, stream tts.Stream, said func() (text string, cite *dialog.Citation, intent string), replyTo time.Time) (in input, spoken bool, err error) {
 	began := time.Now()
 	defer stream.Close()
 	frames := &ttsFrames{s: stream, n: media.FrameSamples(s.rate)}
@@ -316,8 +317,8 @@ func (s *session) speak(ctx context.Context, stream tts.Stream, text func() (str
 	if !replyTo.IsZero() {
 		response = time.Since(replyTo)
 	}
-	said, cite := text()
-	attrs := []any{"text", said, "provider", s.m.eng.TTS.Name(),
+	text, cite, _ := said()
+	attrs := []any{"text", text, "provider", s.m.eng.TTS.Name(),
 		"first_audio_ms", firstAudio.Milliseconds(), "response_ms", response.Milliseconds()}
 	if cite != nil {
 		attrs = append(attrs, "article", cite.Article, "article_version", cite.Version)
@@ -330,8 +331,8 @@ func (s *session) speak(ctx context.Context, stream tts.Stream, text func() (str
 		s.c.Log.Warn("answer cut short", "err", err)
 		err = nil
 	}
-	said, cite = text()
-	s.record(Turn{At: began.Sub(s.start), Speaker: "hotline", Text: said, Duration: time.Since(began),
+	text, cite, intent := said()
+	s.record(Turn{At: began.Sub(s.start), Speaker: "hotline", Text: text, Intent: intent, Duration: time.Since(began),
 		Latency: firstAudio, Response: response, Provider: s.m.eng.TTS.Name(), Interrupted: !in.none(), Cite: cite})
 	return in, true, err
 }

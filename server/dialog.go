@@ -21,8 +21,9 @@ import (
 // configured. With no flow or knowledge configured, the sample bank's,
 // built into the binary, answer; its articles cannot be changed. A
 // knowledge folder is live: the returned Live follows its changes once
-// watched, and the API writes articles into it.
-func newConversation(cfg config.Config, menu *ivr.Menu, m *metrics.Metrics, log *slog.Logger) (*ivr.Conversation, *knowledge.Live, error) {
+// watched, and the API writes articles into it. The rule brain is returned
+// too: the review teaches its intents new phrases.
+func newConversation(cfg config.Config, menu *ivr.Menu, m *metrics.Metrics, log *slog.Logger) (*ivr.Conversation, *knowledge.Live, *rules.Brain, error) {
 	d := cfg.Dialog
 	var flow *rules.Flow
 	var err error
@@ -35,7 +36,7 @@ func newConversation(cfg config.Config, menu *ivr.Menu, m *metrics.Metrics, log 
 		flow, err = rules.LoadFlow(d.Flow)
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("dialog flow: %w", err)
+		return nil, nil, nil, fmt.Errorf("dialog flow: %w", err)
 	}
 	var kb *knowledge.Live
 	if d.Knowledge == "" {
@@ -44,7 +45,7 @@ func newConversation(cfg config.Config, menu *ivr.Menu, m *metrics.Metrics, log 
 		kb, err = knowledge.LoadLive(d.Knowledge)
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("dialog knowledge: %w", err)
+		return nil, nil, nil, fmt.Errorf("dialog knowledge: %w", err)
 	}
 	lc := cfg.LLM
 	if len(lc.Queues) == 0 {
@@ -55,24 +56,24 @@ func newConversation(cfg config.Config, menu *ivr.Menu, m *metrics.Metrics, log 
 		named = append(named, lc.Queues...)
 	}
 	if err := knownQueues(named, cfg.Routing.Destinations()); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	ruleBrain := rules.New(flow, kb)
 	var primary, fallback dialog.Brain = ruleBrain, nil
 	if d.Brain == dialog.BrainLLM {
 		b, err := llm.New(lc, llm.Deps{Knowledge: kb, Metrics: m}, log)
 		if err != nil {
-			return nil, nil, fmt.Errorf("llm: %w", err)
+			return nil, nil, nil, fmt.Errorf("llm: %w", err)
 		}
 		primary, fallback = b, ruleBrain
 	}
 	dm, err := dialog.NewManager(d, primary, fallback)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	log.Info("dialog", "brain", primary.Name(), "flow", flow.Name, "knowledge_sections", kb.Len())
 	conv, err := ivr.NewConversation(menu, dm)
-	return conv, kb, err
+	return conv, kb, ruleBrain, err
 }
 
 // knownQueues reports the queues the dialog may transfer to that routing

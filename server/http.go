@@ -31,6 +31,9 @@ func (s *Server) startHTTP() error {
 	if s.knowledge != nil {
 		deps.Knowledge = s.knowledge
 	}
+	if s.intents != nil {
+		deps.Intents = s.intents
+	}
 	h, err := api.New(cfg, deps, s.log)
 	if err != nil {
 		return err

@@ -164,7 +164,7 @@ func (r *callRecord) storeTurn(t ivr.Turn) {
 	}
 	st := store.Turn{At: at, Speaker: t.Speaker, Text: t.Text, Prompt: t.Prompt, Key: t.Key,
 		Duration: t.Duration, Latency: t.Latency, Provider: t.Provider, Confidence: t.Confidence,
-		Interrupted: t.Interrupted}
+		Interrupted: t.Interrupted, Intent: t.Intent}
 	if t.Cite != nil {
 		st.Article, st.ArticleVersion = t.Cite.Article, t.Cite.Version
 	}
@@ -354,6 +354,7 @@ type turnLine struct {
 	Provider    string  `json:"provider,omitempty"`
 	Confidence  float64 `json:"confidence,omitempty"`
 	Interrupted bool    `json:"interrupted,omitempty"`
+	Intent      string  `json:"intent,omitempty"`
 	// Emotion is the caller's emotion cue for the turn: the call's
 	// emotion timeline, one point a spoken turn.
 	Emotion  *prosody.Point    `json:"emotion,omitempty"`
@@ -367,7 +368,7 @@ type turnLine struct {
 func turnEvent(t ivr.Turn) turnLine {
 	return turnLine{AtMS: t.At.Milliseconds(), Speaker: t.Speaker, Text: t.Text, Prompt: t.Prompt, Key: t.Key,
 		DurationMS: t.Duration.Milliseconds(), LatencyMS: t.Latency.Milliseconds(), ResponseMS: t.Response.Milliseconds(), Provider: t.Provider,
-		Confidence: t.Confidence, Interrupted: t.Interrupted, Emotion: emotionPoint(t.Emotion), Transfer: t.Transfer, Cite: t.Cite}
+		Confidence: t.Confidence, Interrupted: t.Interrupted, Intent: t.Intent, Emotion: emotionPoint(t.Emotion), Transfer: t.Transfer, Cite: t.Cite}
 }
 
 func emotionPoint(c *prosody.Cue) *prosody.Point {

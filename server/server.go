@@ -21,6 +21,7 @@ import (
 	"github.com/hotline-cc/hotline/asr"
 	"github.com/hotline-cc/hotline/config"
 	"github.com/hotline-cc/hotline/dialog"
+	"github.com/hotline-cc/hotline/dialog/rules"
 	"github.com/hotline-cc/hotline/events"
 	"github.com/hotline-cc/hotline/ivr"
 	"github.com/hotline-cc/hotline/knowledge"
@@ -67,6 +68,9 @@ type Server struct {
 	// knowledge is what the dialog answers from: the knowledge folder, or
 	// the sample built into the binary; nil with the menu brain.
 	knowledge *knowledge.Live
+	// intents are the rule flow's, taught phrases by the review; nil with
+	// dialog.brain menu.
+	intents *intentBook
 
 	// events carries what happens on calls to the API's live stream.
 	events *events.Bus
@@ -111,7 +115,12 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	if cfg.Dialog.Brain != dialog.BrainMenu {
-		if s.conv, s.knowledge, err = newConversation(cfg, s.menu, s.metrics, log); err != nil {
+		var rb *rules.Brain
+		if s.conv, s.knowledge, rb, err = newConversation(cfg, s.menu, s.metrics, log); err != nil {
+			s.closeAll()
+			return nil, err
+		}
+		if s.intents, err = s.loadExamples(rb); err != nil {
 			s.closeAll()
 			return nil, err
 		}

@@ -144,6 +144,9 @@ type Turn struct {
 	// version, Hotline's answer came from; empty and 0 for other turns.
 	Article        string
 	ArticleVersion int
+	// Intent is, on Hotline's reply, the flow's intent it served (a
+	// name: letters, digits, _ + -); empty when none.
+	Intent string
 }
 
 // Transfer is a hand-over of the call: to a queue, an agent or outside.
@@ -300,6 +303,9 @@ func (s *Store) AddTurn(ctx context.Context, call int64, t Turn) (int, error) {
 	if t.ArticleVersion < 0 || (t.Article == "") != (t.ArticleVersion == 0) {
 		return 0, fmt.Errorf("store: call %d turn: article %q version %d: want both or neither: %w", call, t.Article, t.ArticleVersion, ErrInvalid)
 	}
+	if t.Intent != "" && !validLabel(t.Intent) {
+		return 0, fmt.Errorf("store: call %d turn: intent %q: want a name (letters, digits, _ + -): %w", call, clip(t.Intent, 64), ErrInvalid)
+	}
 	var conf any
 	if t.Confidence >= 0 {
 		conf = t.Confidence
@@ -307,24 +313,24 @@ func (s *Store) AddTurn(ctx context.Context, call int64, t Turn) (int, error) {
 	args := []any{
 		s.d.timeArg(orNow(t.At)), t.Speaker, clip(redact.Redact(t.Text), maxText), clip(t.Prompt, maxField),
 		clip(t.Key, maxField), t.Duration.Milliseconds(), t.Latency.Milliseconds(), clip(t.Provider, maxField),
-		conf, t.Interrupted, s.d.jsonArg(emotion), label, clip(t.Article, maxField), t.ArticleVersion,
+		conf, t.Interrupted, s.d.jsonArg(emotion), label, clip(t.Article, maxField), t.ArticleVersion, t.Intent,
 	}
 	var seq int
 	if s.d.name == Postgres {
 		// One statement, one round trip: the row lock the UPDATE takes
 		// orders concurrent turns of one call.
 		err = s.db.QueryRowContext(ctx, `WITH c AS (UPDATE calls SET turns = turns + 1 WHERE id = $1 RETURNING id, turns)
-INSERT INTO turns (call, seq, at, speaker, text, prompt, dtmf, duration_ms, latency_ms, provider, confidence, interrupted, emotion, emotion_label, article, article_version)
+INSERT INTO turns (call, seq, at, speaker, text, prompt, dtmf, duration_ms, latency_ms, provider, confidence, interrupted, emotion, emotion_label, article, article_version, intent)
 SELECT c.id, c.turns, $2::timestamptz, $3::text, $4::text, $5::text, $6::text, $7::bigint, $8::bigint, $9::text,
-	$10::double precision, $11::boolean, $12::jsonb, $13::text, $14::text, $15::integer FROM c RETURNING seq`,
+	$10::double precision, $11::boolean, $12::jsonb, $13::text, $14::text, $15::integer, $16::text FROM c RETURNING seq`,
 			append([]any{call}, args...)...).Scan(&seq)
 	} else {
 		err = s.write(ctx, func(tx *sql.Tx) error {
 			if err := tx.QueryRowContext(ctx, `UPDATE calls SET turns = turns + 1 WHERE id = ? RETURNING turns`, call).Scan(&seq); err != nil {
 				return err
 			}
-			_, err := tx.ExecContext(ctx, `INSERT INTO turns (call, seq, at, speaker, text, prompt, dtmf, duration_ms, latency_ms, provider, confidence, interrupted, emotion, emotion_label, article, article_version)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, append([]any{call, seq}, args...)...)
+			_, err := tx.ExecContext(ctx, `INSERT INTO turns (call, seq, at, speaker, text, prompt, dtmf, duration_ms, latency_ms, provider, confidence, interrupted, emotion, emotion_label, article, article_version, intent)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, append([]any{call, seq}, args...)...)
 			return err
 		})
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -59,6 +60,8 @@ type CallDetail struct {
 	Recordings   []Recording
 	Callbacks    []Callback
 	CrisisAlerts []CrisisAlert
+	// Marks are the supervisors' marks on Hotline's answers, by Seq.
+	Marks []Mark
 }
 
 // EmotionPoint is one turn's emotion cue on the call's timeline.
@@ -87,6 +90,18 @@ type CallFilter struct {
 	// Emotion, when set, is an emotion label that at least one of the
 	// call's turns carries ("angry", "tense", ...).
 	Emotion string
+	// Ended lists only the calls that have ended.
+	Ended bool
+	// Intent, when set, is an intent one of Hotline's replies served.
+	Intent string
+	// Transferred, when set, lists only the calls handed to a person
+	// (TransferredYes) or only those that were not (TransferredNo).
+	Transferred string
+	// Crisis lists only the calls with a crisis alert.
+	Crisis bool
+	// BelowConfidence, when above 0, lists only the calls where a
+	// caller's turn was recognized with a confidence below it (0..1).
+	BelowConfidence float64
 	// Limit is the page size: 0 means DefaultLimit, at most MaxLimit.
 	Limit int
 	// Cursor continues a listing: the Next of the previous page, with the
@@ -248,6 +263,24 @@ func (s *Store) ListCalls(ctx context.Context, f CallFilter) (CallPage, error) {
 	if f.Emotion != "" {
 		w.add("EXISTS (SELECT 1 FROM turns t WHERE t.emotion_label = ? AND t.call = calls.id)", f.Emotion)
 	}
+	if f.Ended {
+		w.add("ended_at IS NOT NULL")
+	}
+	if f.Intent != "" {
+		w.add("EXISTS (SELECT 1 FROM turns t WHERE t.intent = ? AND t.call = calls.id)", f.Intent)
+	}
+	switch f.Transferred {
+	case TransferredYes:
+		w.add("EXISTS (SELECT 1 FROM transfers x WHERE x.call = calls.id)")
+	case TransferredNo:
+		w.add("NOT EXISTS (SELECT 1 FROM transfers x WHERE x.call = calls.id)")
+	}
+	if f.Crisis {
+		w.add("EXISTS (SELECT 1 FROM crisis_alerts a WHERE a.call = calls.id)")
+	}
+	if f.BelowConfidence > 0 {
+		w.add("EXISTS (SELECT 1 FROM turns t WHERE t.call = calls.id AND t.speaker = 'caller' AND t.confidence < ?)", f.BelowConfidence)
+	}
 	if f.Cursor != "" {
 		at, id, err := decodeCursor("calls", f.Cursor)
 		if err != nil {
@@ -293,6 +326,17 @@ func (s *Store) checkCallFilter(f CallFilter) (int, error) {
 	}
 	if f.Emotion != "" && !validLabel(f.Emotion) {
 		return 0, fmt.Errorf("emotion label %q: want a word (letters, digits, _ + -): %w", clip(f.Emotion, 64), ErrInvalid)
+	}
+	if f.Intent != "" && !validLabel(f.Intent) {
+		return 0, fmt.Errorf("intent %q: want a name (letters, digits, _ + -): %w", clip(f.Intent, 64), ErrInvalid)
+	}
+	switch f.Transferred {
+	case "", TransferredYes, TransferredNo:
+	default:
+		return 0, fmt.Errorf("transferred %q: want yes or no: %w", clip(f.Transferred, 64), ErrInvalid)
+	}
+	if f.BelowConfidence < 0 || f.BelowConfidence > 1 || math.IsNaN(f.BelowConfidence) {
+		return 0, fmt.Errorf("confidence %v: want 0 to 1: %w", f.BelowConfidence, ErrInvalid)
 	}
 	return limit, nil
 }
@@ -348,7 +392,7 @@ func (s *Store) callDetail(ctx context.Context, tx *sql.Tx, id int64) (CallDetai
 		return eachRow(rows, func() error { return fn(rows) })
 	}
 	err = query(`SELECT seq, at, speaker, text, prompt, dtmf, duration_ms, latency_ms, provider, confidence, interrupted, emotion, emotion_label,
-	article, article_version
+	article, article_version, intent
 FROM turns WHERE call = ? ORDER BY seq`, func(r *sql.Rows) error {
 		var (
 			t        Turn
@@ -359,7 +403,7 @@ FROM turns WHERE call = ? ORDER BY seq`, func(r *sql.Rows) error {
 			label    string
 		)
 		if err := r.Scan(&t.Seq, &at, &t.Speaker, &t.Text, &t.Prompt, &t.Key, &dur, &lat, &t.Provider, &conf, &t.Interrupted, &emotion, &label,
-			&t.Article, &t.ArticleVersion); err != nil {
+			&t.Article, &t.ArticleVersion, &t.Intent); err != nil {
 			return err
 		}
 		t.At = at.T
@@ -420,6 +464,14 @@ FROM turns WHERE call = ? ORDER BY seq`, func(r *sql.Rows) error {
 	})
 	if err != nil {
 		return d, fmt.Errorf("crisis alerts: %w", err)
+	}
+	err = query(`SELECT `+markColumns+` FROM answer_marks WHERE call = ? ORDER BY seq`, func(r *sql.Rows) error {
+		m, err := scanMark(r)
+		d.Marks = append(d.Marks, m)
+		return err
+	})
+	if err != nil {
+		return d, fmt.Errorf("marks: %w", err)
 	}
 	return d, nil
 }

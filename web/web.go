@@ -1,12 +1,13 @@
 // Package web holds the pages Hotline serves to browsers: the caller's
-// "Call us" page, and the agent and supervisor desktops. They are plain
-// HTML, CSS and JavaScript with no build step, embedded in the binary.
+// "Call us" page, the agent and supervisor desktops, and the supervisors'
+// review of Hotline's answers. They are plain HTML, CSS and JavaScript
+// with no build step, embedded in the binary.
 //
 // Layout: static/caller/ is the caller page (served beside the WebRTC
-// signaling), static/agent/ and static/supervisor/ the desktops (served by
-// the operator's API, whose data they show), static/shared/ the code the
-// pages share: the signaling client, and the desktops' API client, live
-// event stream and look. A new page is a new folder.
+// signaling), static/agent/, static/supervisor/ and static/review/ the
+// desktops (served by the operator's API, whose data they show),
+// static/shared/ the code the pages share: the signaling client, and the
+// desktops' API client, live event stream and look. A new page is a new folder.
 package web
 
 import (

@@ -22,6 +22,9 @@ func TestPagesAreServed(t *testing.T) {
 		"/agent/agent.js":           "window.hotlineAgent",
 		"/supervisor/":              "<title>Hotline supervisor</title>",
 		"/supervisor/supervisor.js": "alerts/",
+		"/review/":                  "<title>Hotline review</title>",
+		"/review/review.js":         "/api/v1/figures",
+		"/review/review.css":        ".transcript",
 	} {
 		resp, err := http.Get(hs.URL + path)
 		if err != nil {

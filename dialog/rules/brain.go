@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"unicode"
 
 	"github.com/hotline-cc/hotline/dialog"
@@ -32,19 +33,43 @@ var (
 type Brain struct {
 	flow *Flow
 	kb   knowledge.Searcher
-	// grammar holds the phrases of each kind of state, built once.
-	grammar map[grammarState][]string
+	// grammar holds the phrases of each kind of state, built again when
+	// examples are added.
+	grammar atomic.Pointer[map[grammarState][]string]
 }
 
 // New returns a brain for flow (from ParseFlow or LoadFlow) answering from
 // kb; a nil kb leaves knowledge answers out, and a person is offered
 // instead.
 func New(flow *Flow, kb knowledge.Searcher) *Brain {
-	return &Brain{flow: flow, kb: kb, grammar: buildGrammar(flow)}
+	b := &Brain{flow: flow, kb: kb}
+	g := buildGrammar(flow)
+	b.grammar.Store(&g)
+	return b
+}
+
+// AddExample teaches the flow's intent another phrase in lang (en or zh),
+// live: the next turn of every call matches it, and the recognizer's
+// grammar holds it. An error wrapping ErrUnknownIntent names no intent of
+// the flow's; other errors are a phrase with nothing to match or another
+// language.
+func (b *Brain) AddExample(intent, lang, phrase string) error {
+	added, err := b.flow.addExample(intent, lang, phrase)
+	if err != nil {
+		return fmt.Errorf("rules: add example: %w", err)
+	}
+	if added {
+		g := buildGrammar(b.flow)
+		b.grammar.Store(&g)
+	}
+	return nil
 }
 
 // Name is "rules".
 func (b *Brain) Name() string { return "rules" }
+
+// Flow is the brain's flow.
+func (b *Brain) Flow() *Flow { return b.flow }
 
 // NewSession opens the flow for one call. The session is a *Session.
 func (b *Brain) NewSession(c *dialog.Conversation) dialog.Session {
@@ -96,9 +121,14 @@ type record struct {
 type emitter struct {
 	emit func(dialog.Action) error
 	err  error
+	// intent is the intent the reply serves, told with each action.
+	intent string
 }
 
 func (e *emitter) send(a dialog.Action) {
+	if a.Intent == "" {
+		a.Intent = e.intent
+	}
 	if e.err == nil {
 		e.err = e.emit(a)
 	}
@@ -119,6 +149,9 @@ func (s *Session) Respond(ctx context.Context, in dialog.Input, emit func(dialog
 	text, keys := strings.TrimSpace(in.Text), strings.TrimSpace(in.Digits)
 	s.setLanguage(in.Language, text)
 	e := &emitter{emit: emit}
+	if s.intent != nil {
+		e.intent = s.intent.Name
+	}
 	switch {
 	case s.intent != nil:
 		s.answerSlot(e, text, keys)
@@ -197,6 +230,7 @@ func menuKeySaid(text string) string {
 
 // start serves an intent: its first slot, or straight to its action.
 func (s *Session) start(e *emitter, it *Intent, said string) {
+	e.intent = it.Name
 	s.misses, s.offered = 0, false
 	if !slices.Contains(s.log.intents, it.Title) {
 		s.log.intents = append(s.log.intents, it.Title)

@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode"
 
 	"gopkg.in/yaml.v3"
@@ -32,9 +34,17 @@ type Flow struct {
 	Menu    []MenuItem `yaml:"menu"`
 	Intents []Intent   `yaml:"intents"`
 
-	matcher *matcher
+	// matcher is replaced, never changed, when examples are added: calls
+	// in progress match against one or the other, whole.
+	matcher atomic.Pointer[matcher]
 	intents map[string]*Intent
+	// mu serializes additions; added are the example phrases added at run
+	// time, beside the flow file's own.
+	mu    sync.Mutex
+	added []addedExample
 }
+
+type addedExample struct{ intent, lang, phrase string }
 
 // Messages are what the brain says outside any intent.
 type Messages struct {
@@ -541,12 +551,55 @@ func (f *Flow) compile() {
 			phrases[i] = append(phrases[i], mi.Label)
 		}
 	}
-	f.matcher = newMatcher(names, phrases)
+	for _, a := range f.added {
+		i := index[a.intent]
+		phrases[i] = append(phrases[i], a.phrase)
+	}
+	f.matcher.Store(newMatcher(names, phrases))
 }
 
 // Match returns the intent text is closest to, whatever its score; an
 // intent counts when Score reaches the flow's Threshold.
-func (f *Flow) Match(text string) Match { return f.matcher.match(text) }
+func (f *Flow) Match(text string) Match { return f.matcher.Load().match(text) }
+
+// ErrUnknownIntent: the flow has no intent of that name.
+var ErrUnknownIntent = errors.New("no such intent in the flow")
+
+// addExample adds an example phrase in lang (en or zh) to the intent, for
+// every Match from now on. A phrase the intent has already is no change.
+func (f *Flow) addExample(intent, lang, phrase string) (bool, error) {
+	it := f.intents[intent]
+	switch {
+	case it == nil:
+		return false, fmt.Errorf("intent %q: %w", intent, ErrUnknownIntent)
+	case !languages[lang]:
+		return false, fmt.Errorf("language %q: want en or zh", lang)
+	case len(analyze(phrase)) == 0:
+		return false, fmt.Errorf("phrase %q has no word to match (only stopwords or numbers)", phrase)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	a := addedExample{intent, lang, phrase}
+	if slices.Contains(it.Examples[lang], phrase) || slices.Contains(f.added, a) {
+		return false, nil
+	}
+	f.added = append(f.added, a)
+	f.compile()
+	return true, nil
+}
+
+// addedPhrases are the phrases added in lang.
+func (f *Flow) addedPhrases(lang string) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, a := range f.added {
+		if a.lang == lang {
+			out = append(out, a.phrase)
+		}
+	}
+	return out
+}
 
 // Queues are the queues the flow transfers callers to, sorted.
 func (f *Flow) Queues() []string {

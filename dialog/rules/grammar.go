@@ -32,6 +32,7 @@ func buildGrammar(f *Flow) map[grammarState][]string {
 	for _, it := range f.Intents {
 		all = append(all, it.Examples["en"]...)
 	}
+	all = append(all, f.addedPhrases("en")...)
 	for _, mi := range f.Menu {
 		all = append(all, mi.Label)
 	}
@@ -99,5 +100,5 @@ func (s *Session) Grammar() []string {
 			state = yesNoAnswer
 		}
 	}
-	return slices.Clone(s.b.grammar[state])
+	return slices.Clone((*s.b.grammar.Load())[state])
 }

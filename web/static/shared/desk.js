@@ -12,7 +12,11 @@ const HotlineDesk = (() => {
     const headers = {};
     if (token) headers.Authorization = 'Bearer ' + token;
     const init = { method, headers, cache: 'no-store' };
-    if (body !== undefined) {
+    if (body instanceof Blob) {
+      // A document (text/markdown, ...) goes as it is, with its type.
+      headers['Content-Type'] = body.type;
+      init.body = body;
+    } else if (body !== undefined) {
       headers['Content-Type'] = 'application/json';
       init.body = JSON.stringify(body);
     }
@@ -30,6 +34,7 @@ const HotlineDesk = (() => {
     return {
       get: (path) => request('GET', path, token),
       post: (path, body) => request('POST', path, token, body),
+      put: (path, body) => request('PUT', path, token, body),
     };
   }
 
