@@ -19,6 +19,14 @@
 //	GET /api/v1/alerts                       -           yes         yes
 //	POST /api/v1/alerts/{id}/ack             -           yes         yes
 //	GET /api/v1/events                       own calls   yes         yes
+//	GET, POST /api/v1/campaigns              -           yes         yes
+//	GET /api/v1/campaigns/{id}               -           yes         yes
+//	POST /api/v1/campaigns/{id}/contacts     -           yes         yes
+//	POST /api/v1/campaigns/{id}/start        -           yes         yes
+//	  (and /pause, /resume, /stop)
+//	GET /api/v1/campaigns/{id}/results       -           yes         yes
+//	GET, POST /api/v1/dnc                    -           yes         yes
+//	DELETE /api/v1/dnc/{number}              -           yes         yes
 //
 // Tokens are the configured ones (api.tokens), and the agent tokens the
 // login signs: HMAC-SHA256 over the agent's id, the agent role and an
@@ -60,6 +68,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hotline-cc/hotline/campaign"
 	"github.com/hotline-cc/hotline/events"
 	"github.com/hotline-cc/hotline/store"
 )
@@ -118,6 +127,9 @@ type Deps struct {
 	AgentControl AgentControl
 	// CallControl transfers live calls on; nil: 501.
 	CallControl CallControl
+	// Campaigns runs the outbound campaigns and the do-not-call list;
+	// nil: 501.
+	Campaigns *campaign.Dialer
 }
 
 // readTimeout bounds a request's database work.
@@ -206,6 +218,7 @@ func New(cfg Config, deps Deps, log *slog.Logger) (http.Handler, error) {
 	mux.Handle("POST /api/v1/alerts/{id}/ack", s.auth(RoleSupervisor, s.ackAlert))
 	mux.Handle("GET /api/v1/events", s.auth(RoleAgent, s.events))
 	mux.Handle("POST /api/v1/transfers", s.auth(RoleAgent, s.transferCall))
+	s.campaignRoutes(mux)
 	desk := pages()
 	for _, dir := range []string{"/agent/", "/supervisor/", "/shared/"} {
 		mux.Handle("GET "+dir, desk)

@@ -47,7 +47,9 @@ type Result struct {
 }
 
 // Caller places one call and returns once it has ended, ring and
-// conversation included. ctx ends only when the node shuts down.
+// conversation included. ctx ends only when the node shuts down. A Caller
+// with a method CheckSpec(Spec) error may refuse a campaign it cannot run
+// (a flow it does not have).
 type Caller interface {
 	Call(ctx context.Context, c Call) Result
 }
@@ -65,7 +67,10 @@ type Dialer struct {
 
 	ctx    context.Context // the calls', ended by Close
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	// loops is the scheduling loops' context, ended by Drain.
+	loops     context.Context
+	stopLoops context.CancelFunc
+	wg        sync.WaitGroup
 
 	mu   sync.Mutex
 	runs map[int64]*run
@@ -78,7 +83,9 @@ func New(st *store.Store, caller Caller, clock Clock, log *slog.Logger) *Dialer 
 		clock = realClock{}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Dialer{st: st, caller: caller, clock: clock, log: log, ctx: ctx, cancel: cancel, runs: map[int64]*run{}}
+	loops, stopLoops := context.WithCancel(ctx)
+	return &Dialer{st: st, caller: caller, clock: clock, log: log, ctx: ctx, cancel: cancel, loops: loops,
+		stopLoops: stopLoops, runs: map[int64]*run{}}
 }
 
 // Restore resumes the campaigns that were running when the node stopped.
@@ -102,9 +109,12 @@ func (d *Dialer) Restore(ctx context.Context) error {
 	return nil
 }
 
-// Close stops every campaign's scheduling, ends the calls in progress and
-// waits for them: the node is shutting down (its SIP calls are being
-// hung up). Campaigns keep their state for the next start.
+// Drain stops every campaign's scheduling: no new attempts, while the
+// calls in progress go on. Campaigns keep their state for the next start.
+func (d *Dialer) Drain() { d.stopLoops() }
+
+// Close stops the scheduling, ends the calls in progress and waits for
+// them and their records.
 func (d *Dialer) Close() {
 	d.cancel()
 	d.wg.Wait()
@@ -189,7 +199,7 @@ func (r *run) addContacts(ctx context.Context, st *store.Store) error {
 }
 
 func (d *Dialer) startLoop(r *run) {
-	ctx, cancel := context.WithCancel(d.ctx)
+	ctx, cancel := context.WithCancel(d.loops)
 	r.stopLoop = cancel
 	d.wg.Go(func() { d.loop(ctx, r) })
 }
@@ -352,6 +362,11 @@ func (d *Dialer) complete(r *run) {
 func (d *Dialer) Create(ctx context.Context, spec Spec) (int64, error) {
 	if err := spec.normalize(); err != nil {
 		return 0, errorsInvalid(err)
+	}
+	if c, ok := d.caller.(interface{ CheckSpec(Spec) error }); ok {
+		if err := c.CheckSpec(spec); err != nil {
+			return 0, errorsInvalid(fmt.Errorf("campaign: %w", err))
+		}
 	}
 	b, err := json.Marshal(spec)
 	if err != nil {

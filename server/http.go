@@ -28,6 +28,7 @@ func (s *Server) startHTTP() error {
 	if cfg.MetricsListen == "" {
 		deps.Metrics = s.metrics.Handler()
 	}
+	deps.Campaigns = s.dialer
 	h, err := api.New(cfg, deps, s.log)
 	if err != nil {
 		return err
