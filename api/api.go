@@ -37,7 +37,8 @@
 // token, or an unknown or expired one, is 401; a role that may not is 403.
 // /healthz, /readyz and /metrics need no token: probes and scrapers have
 // none, and they show no caller's data. Nor do the desktops' static pages,
-// /agent/ and /supervisor/: they hold no data, and ask for a token.
+// /agent/, /supervisor/ and /campaigns/: they hold no data, and ask for a
+// token.
 //
 // Personal data: the store redacts what callers said before it is written;
 // this package adds nothing that could carry more. Error messages that echo
@@ -220,7 +221,7 @@ func New(cfg Config, deps Deps, log *slog.Logger) (http.Handler, error) {
 	mux.Handle("POST /api/v1/transfers", s.auth(RoleAgent, s.transferCall))
 	s.campaignRoutes(mux)
 	desk := pages()
-	for _, dir := range []string{"/agent/", "/supervisor/", "/shared/"} {
+	for _, dir := range []string{"/agent/", "/supervisor/", "/campaigns/", "/shared/"} {
 		mux.Handle("GET "+dir, desk)
 	}
 	return s.logRequests(mux), nil
