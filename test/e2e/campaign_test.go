@@ -29,7 +29,7 @@ func TestCampaignDialer(t *testing.T) {
 	const (
 		maxConcurrent = 2
 		callsPerSec   = 1.0
-		backoff       = 3 * time.Second
+		backoff       = 8 * time.Second
 		calls         = 10 // INVITEs the customers get, retries included
 	)
 
@@ -57,9 +57,12 @@ func TestCampaignDialer(t *testing.T) {
 	}
 
 	customersPort := freePort(t)
-	n := startHotline(t, "", fmt.Sprintf(`dialog: {brain: rules}
+	// The carrier challenges every INVITE: the trunk's credentials answer.
+	n := startHotline(t, `trunks: [{name: carrier, allow: ["127.0.0.0/8"], outbound_username: northwind,
+  outbound_password_env: HOTLINE_TEST_SECRET}]`, fmt.Sprintf(`dialog: {brain: rules}
 campaigns:
   gateway: "sip:{number}@127.0.0.1:%d"
+  trunk: carrier
   caller_id: northwind
   flows: {reminders: %q}`, customersPort, filepath.Join(repoRoot, "examples", "campaign", "flow.yaml")))
 	customers := startSIPp(t, n, sippRun{Scenario: filepath.Join(dir, "uas_customers.xml"), Timeout: 180 * time.Second,
@@ -139,6 +142,9 @@ campaigns:
 	dnc := api.do("GET", "/api/v1/dnc", "", "", http.StatusOK, nil)
 	if !strings.Contains(dnc, `"6001"`) || !strings.Contains(dnc, `"1002"`) {
 		t.Errorf("do-not-call list %s, want the opted-out 6001 and 1002", dnc)
+	}
+	if got := len(n.logs.find("answering challenge", map[string]any{"trunk": "carrier", "username": "northwind"})); got != calls {
+		t.Errorf("%d INVITEs answered the carrier's challenge, want %d", got, calls)
 	}
 	if n.logs.must(t, "answering machine", nil, time.Second)["action"] != "message" {
 		t.Error("the machine got no message")
