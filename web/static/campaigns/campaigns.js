@@ -42,9 +42,11 @@
     return json ? data : r;
   }
 
-  async function guarded(fn) {
+  // guarded runs an action, showing its error; quiet (the periodic
+  // refresh) leaves the last action's message in place.
+  async function guarded(fn, quiet) {
     try {
-      $('board-msg').textContent = '';
+      if (!quiet) $('board-msg').textContent = '';
       await fn();
     } catch (err) {
       if (err instanceof D.AuthError) signOut(err.message);
@@ -102,7 +104,7 @@
       const [list, dnc] = await Promise.all([request('GET', '/api/v1/campaigns'), request('GET', '/api/v1/dnc')]);
       renderCampaigns(list.campaigns);
       renderDNC(dnc.numbers);
-    });
+    }, true);
   }
 
   function renderCampaigns(list) {
