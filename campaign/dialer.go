@@ -44,6 +44,9 @@ type Result struct {
 	CallID  string
 	// Detail says more, for the results: the error, the queue.
 	Detail string
+	// Aborted is set when the node stopped before the call went out: it
+	// was no attempt, and the contact stays due.
+	Aborted bool
 }
 
 // Caller places one call and returns once it has ended, ring and
@@ -310,6 +313,15 @@ func (d *Dialer) dial(r *run, e *entry, call Call) {
 	log.Info("campaign call", "number", call.Contact.Number)
 	res = d.caller.Call(d.ctx, call)
 	ended := d.clock.Now()
+	if res.Aborted {
+		log.Info("campaign call not placed: shutting down")
+		rec.Status, rec.NextAt, rec.LastOutcome = store.ContactPending, e.nextAt, string(e.last)
+		if err := d.st.SetContactStatus(context.WithoutCancel(d.ctx), e.id, rec); err != nil {
+			log.Warn("contact status not written", "err", err)
+		}
+		d.finish(r, e, rec)
+		return
+	}
 	if res.Outcome == "" {
 		res.Outcome = Failed
 	}

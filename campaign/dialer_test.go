@@ -396,3 +396,27 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// A call the node's shutdown kept from going out is no attempt: the
+// contact stays due, with its attempts as they were.
+func TestAbortedIsNoAttempt(t *testing.T) {
+	f := newFixture(t, monday)
+	ctx := context.Background()
+	r := f.campaign(baseSpec(), contacts("1001")...)
+	f.step(r)
+	f.end(r, f.caller.next(t), Result{Outcome: Failed, Aborted: true})
+	st, err := f.d.Status(ctx, r.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Progress.Remaining != 1 || st.Progress.Attempts[Failed] != 0 {
+		t.Errorf("progress %+v, want the contact still due and no attempt", st.Progress)
+	}
+	f.clock.Advance(time.Second)
+	f.step(r)
+	if p := f.caller.next(t); p.Attempt != 1 {
+		t.Errorf("next call is attempt %d, want 1", p.Attempt)
+	} else {
+		f.end(r, p, Result{Outcome: Answered})
+	}
+}

@@ -69,7 +69,12 @@ func (cc *campaignCaller) Call(ctx context.Context, c campaign.Call) campaign.Re
 		From:    sip.Party{User: cc.cfg.CallerID},
 		Headers: map[string]string{"X-Hotline-Campaign": fmt.Sprint(c.Campaign)}})
 	if err != nil {
-		return dialResult(err)
+		res := dialResult(err)
+		// The node is stopping: the call never went out, or was given up
+		// for the shutdown, not for the customer.
+		res.Aborted = errors.Is(err, sip.ErrShutdown) || errors.Is(err, sip.ErrServerClosed) ||
+			errors.Is(err, sip.ErrCanceled) && ctx.Err() != nil
+		return res
 	}
 	log := oc.Log.With("campaign", c.Campaign, "attempt", c.Attempt)
 	defer ivr.EndLeg(ctx, oc.Leg, log)

@@ -139,6 +139,18 @@ campaigns:
 			t.Errorf("%s: outcomes %q, want %q", number, outcomes[number], want)
 		}
 	}
+	// The yes: Hotline opened with the campaign's greeting, the contact's
+	// fields filled in, and heard the answer.
+	callOf := map[string]string{}
+	for _, r := range rows[1:] {
+		callOf[r[0]] = r[8]
+	}
+	said := n.logs.find("hotline said", map[string]any{"call_id": callOf["1001"]})
+	if len(said) == 0 || !strings.HasPrefix(fmt.Sprint(said[0]["text"]), "Hello Lena Park, this is Northwind Bank. Your card payment is due on March 31.") {
+		t.Errorf("Hotline's first words to 1001: %v", summarize(said, "text"))
+	}
+	heard := summarize(n.logs.find("caller said", map[string]any{"call_id": callOf["1001"]}), "text")
+	t.Logf("1001 heard: %q; Hotline said: %q", heard, summarize(said, "text"))
 	dnc := api.do("GET", "/api/v1/dnc", "", "", http.StatusOK, nil)
 	if !strings.Contains(dnc, `"6001"`) || !strings.Contains(dnc, `"1002"`) {
 		t.Errorf("do-not-call list %s, want the opted-out 6001 and 1002", dnc)
