@@ -69,12 +69,7 @@ func (cc *campaignCaller) Call(ctx context.Context, c campaign.Call) campaign.Re
 		From:    sip.Party{User: cc.cfg.CallerID},
 		Headers: map[string]string{"X-Hotline-Campaign": fmt.Sprint(c.Campaign)}})
 	if err != nil {
-		res := dialResult(err)
-		// The node is stopping: the call never went out, or was given up
-		// for the shutdown, not for the customer.
-		res.Aborted = errors.Is(err, sip.ErrShutdown) || errors.Is(err, sip.ErrServerClosed) ||
-			errors.Is(err, sip.ErrCanceled) && ctx.Err() != nil
-		return res
+		return dialResult(ctx, err)
 	}
 	log := oc.Log.With("campaign", c.Campaign, "attempt", c.Attempt)
 	defer ivr.EndLeg(ctx, oc.Leg, log)
@@ -150,13 +145,18 @@ func (cc *campaignCaller) leaveMessage(ctx context.Context, leg media.Leg, text 
 	return err
 }
 
-// dialResult is the outcome of a call that was not answered.
-func dialResult(err error) campaign.Result {
+// dialResult is the outcome of a call that was not answered; ctx is the
+// call's, which ends when the node stops.
+func dialResult(ctx context.Context, err error) campaign.Result {
 	res := campaign.Result{Outcome: campaign.Failed, Detail: err.Error()}
 	var de *sip.DialError
 	if errors.As(err, &de) {
 		res.SIPCode = de.Code
 	}
+	// The node is stopping: the call never went out, or was given up for
+	// the shutdown, not for the customer.
+	res.Aborted = errors.Is(err, sip.ErrShutdown) || errors.Is(err, sip.ErrServerClosed) ||
+		errors.Is(err, sip.ErrCanceled) && ctx.Err() != nil
 	switch {
 	case errors.Is(err, sip.ErrBusy), errors.Is(err, sip.ErrDeclined):
 		res.Outcome = campaign.Busy

@@ -17,9 +17,9 @@ import (
 )
 
 // A campaign calls SIPp's customers through the gateway: one says yes,
-// one opts out, two are busy, one never answers, one hangs up during the
-// greeting, one is an answering machine, and one is on the do-not-call
-// list. The customers' side shows the pacing (never more calls at once
+// one opts out, two are busy, one never answers, one is not available
+// (480), one hangs up during the greeting, one is an answering machine,
+// and one is on the do-not-call list. The customers' side shows the pacing (never more calls at once
 // than max_concurrent, never faster than calls_per_second) and the
 // retries' back-off; the API shows the stored outcomes.
 func TestCampaignDialer(t *testing.T) {
@@ -30,7 +30,7 @@ func TestCampaignDialer(t *testing.T) {
 		maxConcurrent = 2
 		callsPerSec   = 1.0
 		backoff       = 8 * time.Second
-		calls         = 10 // INVITEs the customers get, retries included
+		calls         = 12 // INVITEs the customers get, retries included
 	)
 
 	// The customers' voices, as the scenario replays them.
@@ -94,6 +94,7 @@ campaigns:
 		"2001,Tom Berg,card,March 30\n" + // busy
 		"2002,Ann Lee,loan,April 1\n" + // busy
 		"3001,Wei Chen,card,March 29\n" + // never answers
+		"7001,Ida Roth,loan,April 6\n" + // not available (480)
 		"4001,Eva Stone,loan,April 3\n" + // hangs up
 		"5001,Max Weber,card,April 4\n" + // a machine
 		"1002,Kim Novak,card,April 5\n" // on the do-not-call list
@@ -114,13 +115,13 @@ campaigns:
 	sr.expectSuccess(t)
 
 	// The stored outcomes.
-	want := map[string]int{"booked": 1, "opted_out": 1, "busy": 4, "no_answer": 2, "answered": 1, "machine": 1}
+	want := map[string]int{"booked": 1, "opted_out": 1, "busy": 4, "no_answer": 4, "answered": 1, "machine": 1}
 	for o, c := range st.Progress.Attempts {
 		if c != want[o] {
 			t.Errorf("%s attempts %d, want %d", o, c, want[o])
 		}
 	}
-	if p := st.Progress; p.Contacts != 8 || p.Done != 7 || p.DNC != 1 || p.Remaining != 0 || p.InProgress != 0 {
+	if p := st.Progress; p.Contacts != 9 || p.Done != 8 || p.DNC != 1 || p.Remaining != 0 || p.InProgress != 0 {
 		t.Errorf("progress %+v", p)
 	}
 	results := api.do("GET", base+"/results", "", "", http.StatusOK, nil)
@@ -134,7 +135,7 @@ campaigns:
 		t.Logf("result: %s", strings.Join(r, ","))
 	}
 	for number, want := range map[string][]string{"1001": {"booked"}, "6001": {"opted_out"}, "2001": {"busy", "busy"},
-		"2002": {"busy", "busy"}, "3001": {"no_answer", "no_answer"}, "4001": {"answered"}, "5001": {"machine"}, "1002": {""}} {
+		"2002": {"busy", "busy"}, "3001": {"no_answer", "no_answer"}, "7001": {"no_answer", "no_answer"}, "4001": {"answered"}, "5001": {"machine"}, "1002": {""}} {
 		if !slices.Equal(outcomes[number], want) {
 			t.Errorf("%s: outcomes %q, want %q", number, outcomes[number], want)
 		}
@@ -201,7 +202,7 @@ campaigns:
 	if limit := time.Duration(float64(time.Second)/callsPerSec) - 100*time.Millisecond; minGap < limit {
 		t.Errorf("INVITEs %v apart, want at least %v", minGap, limit)
 	}
-	for _, number := range []string{"2001", "2002", "3001"} {
+	for _, number := range []string{"2001", "2002", "3001", "7001"} {
 		cs := seen[number]
 		if len(cs) != 2 {
 			t.Errorf("%s called %d times, want 2", number, len(cs))
