@@ -34,11 +34,6 @@ func TestCampaignDialer(t *testing.T) {
 	)
 
 	// The customers' voices, as the scenario replays them.
-	dir := t.TempDir()
-	writeRTPPcap(t, filepath.Join(dir, "yes.pcap"), speechTimeline(t, "slt", []string{"hello", "yes please"},
-		[]time.Duration{300 * time.Millisecond, 9 * time.Second}))
-	writeRTPPcap(t, filepath.Join(dir, "optout.pcap"), speechTimeline(t, "slt", []string{"hello", "please stop calling me"},
-		[]time.Duration{300 * time.Millisecond, 9 * time.Second}))
 	greeting := speechTimeline(t, "slt", []string{"Hello, you have reached the voicemail of Lena Park. " +
 		"I am not available to take your call right now, so please leave your message after the tone."},
 		[]time.Duration{200 * time.Millisecond})
@@ -47,25 +42,23 @@ func TestCampaignDialer(t *testing.T) {
 		beep[i] = int16(8000 * math.Sin(2*math.Pi*1000*float64(i)/rate))
 	}
 	machine := append(append(greeting, make([]int16, sec(0.3))...), beep...)
-	writeRTPPcap(t, filepath.Join(dir, "machine.pcap"), append(machine, make([]int16, sec(20))...))
-	scenario, err := os.ReadFile(filepath.Join(repoRoot, "test", "sipp", "uas_customers.xml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "uas_customers.xml"), scenario, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	scenario := customersScenario(t, map[string][]int16{
+		"yes.pcap": speechTimeline(t, "slt", []string{"hello", "yes please"},
+			[]time.Duration{300 * time.Millisecond, 9 * time.Second}),
+		"optout.pcap": speechTimeline(t, "slt", []string{"hello", "please stop calling me"},
+			[]time.Duration{300 * time.Millisecond, 9 * time.Second}),
+		"machine.pcap": append(machine, make([]int16, sec(20))...),
+	})
 
 	customersPort := freePort(t)
 	// The carrier challenges every INVITE: the trunk's credentials answer.
-	n := startHotline(t, `trunks: [{name: carrier, allow: ["127.0.0.0/8"], outbound_username: northwind,
-  outbound_password_env: HOTLINE_TEST_SECRET}]`, fmt.Sprintf(`dialog: {brain: rules}
+	n := startHotline(t, carrierTrunk, fmt.Sprintf(`dialog: {brain: rules}
 campaigns:
   gateway: "sip:{number}@127.0.0.1:%d"
   trunk: carrier
   caller_id: northwind
   flows: {reminders: %q}`, customersPort, filepath.Join(repoRoot, "examples", "campaign", "flow.yaml")))
-	customers := startSIPp(t, n, sippRun{Scenario: filepath.Join(dir, "uas_customers.xml"), Timeout: 180 * time.Second,
+	customers := startSIPp(t, n, sippRun{Scenario: scenario, Timeout: 180 * time.Second,
 		SIPPort: customersPort, Args: []string{"-m", fmt.Sprint(calls)}})
 
 	api := newAPIClient(t, n)
@@ -214,6 +207,106 @@ campaigns:
 			t.Errorf("%s retried %v after its first call, want the back-off %v", number, wait, backoff)
 		}
 	}
+}
+
+// Pausing a running campaign lets the call in progress finish and places
+// no new one until it is resumed; stopping it lets its call in progress
+// finish and leaves the rest uncalled.
+func TestCampaignPauseResumeStop(t *testing.T) {
+	t.Parallel()
+	needRoot(t)
+	need(t, "flite")
+	scenario := customersScenario(t, nil)
+	customersPort := freePort(t)
+	n := startHotline(t, carrierTrunk, fmt.Sprintf(`dialog: {brain: rules}
+campaigns: {gateway: "sip:{number}@127.0.0.1:%d", trunk: carrier}`, customersPort))
+	// Each customer answers and hangs up 6 s later.
+	customers := startSIPp(t, n, sippRun{Scenario: scenario, Timeout: 90 * time.Second, SIPPort: customersPort,
+		Args: []string{"-m", "2"}})
+	api := newAPIClient(t, n)
+	var created struct {
+		ID int64 `json:"id"`
+	}
+	api.do("POST", "/api/v1/campaigns", "application/json", `{"name": "pause", "greeting": "Hello {name}, this is Northwind Bank.",
+		"hours": {"start": "00:00", "end": "24:00"}, "max_concurrent": 1}`, http.StatusCreated, &created)
+	base := fmt.Sprintf("/api/v1/campaigns/%d", created.ID)
+	api.do("POST", base+"/contacts", "application/json", `[{"number": "4001", "name": "Eva"}, {"number": "4002", "name": "Ian"},
+		{"number": "4003", "name": "Uma"}]`, http.StatusOK, nil)
+	status := func(what string, cond func(campaignStatus) bool) campaignStatus {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			var st campaignStatus
+			api.do("GET", base, "", "", http.StatusOK, &st)
+			if cond(st) {
+				return st
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("waiting for %s: %+v", what, st)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+
+	api.do("POST", base+"/start", "", "", http.StatusOK, nil)
+	status("the first call", func(st campaignStatus) bool { return st.Progress.InProgress == 1 })
+	api.do("POST", base+"/pause", "", "", http.StatusOK, nil)
+	// The call in progress ends and is recorded; none follows it.
+	st := status("the first call's end", func(st campaignStatus) bool { return st.Progress.Attempts["answered"] == 1 })
+	if st.State != "paused" || st.Progress.InProgress != 0 || st.Progress.Remaining != 2 {
+		t.Errorf("paused after its call: %+v, want no call in progress and two contacts left", st)
+	}
+	resumed := time.Now()
+	api.do("POST", base+"/resume", "", "", http.StatusOK, nil)
+	status("the second call", func(st campaignStatus) bool { return st.Progress.InProgress == 1 })
+	api.do("POST", base+"/stop", "", "", http.StatusOK, nil)
+	st = status("the second call's end", func(st campaignStatus) bool { return st.Progress.Attempts["answered"] == 2 })
+	if st.State != "stopped" || st.Progress.InProgress != 0 || st.Progress.Remaining != 1 {
+		t.Errorf("stopped after its call: %+v, want the last contact left uncalled", st)
+	}
+	api.do("POST", base+"/resume", "", "", http.StatusConflict, nil)
+
+	sr := customers.wait(t)
+	sr.expectSuccess(t)
+	seen := sippCalls(t, sr.Messages)
+	if len(seen["4001"]) != 1 || len(seen["4002"]) != 1 || len(seen["4003"]) != 0 {
+		t.Fatalf("customers called: %v, want 4001 and 4002 once", seen)
+	}
+	if at := seen["4002"][0].invite; at.Before(resumed) {
+		t.Errorf("4002 called at %v, before the campaign was resumed at %v", at, resumed)
+	}
+	if seen["4002"][0].invite.Before(seen["4001"][0].end) {
+		t.Error("the second call started before the first ended (max_concurrent 1)")
+	}
+}
+
+// carrierTrunk is the trunk of the customers' carrier, whose challenge
+// the outbound credentials answer (HOTLINE_TEST_SECRET is s3cret-pw).
+const carrierTrunk = `trunks: [{name: carrier, allow: ["127.0.0.0/8"], outbound_username: northwind,
+  outbound_password_env: HOTLINE_TEST_SECRET}]`
+
+// customersScenario writes uas_customers.xml and the recordings its
+// customers play (yes.pcap, optout.pcap, machine.pcap; a missing one is
+// silence) into a folder of their own, and returns the scenario's path.
+func customersScenario(t *testing.T, pcaps map[string][]int16) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, name := range []string{"yes.pcap", "optout.pcap", "machine.pcap"} {
+		pcm, ok := pcaps[name]
+		if !ok {
+			pcm = make([]int16, sec(1))
+		}
+		writeRTPPcap(t, filepath.Join(dir, name), pcm)
+	}
+	b, err := os.ReadFile(filepath.Join(repoRoot, "test", "sipp", "uas_customers.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "uas_customers.xml")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 type campaignStatus struct {
