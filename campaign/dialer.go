@@ -211,7 +211,7 @@ func (d *Dialer) startLoop(r *run) {
 // stops, completes or the dialer closes.
 func (d *Dialer) loop(ctx context.Context, r *run) {
 	for {
-		wait, finished := d.step(ctx, r)
+		wait, finished := d.step(r)
 		if finished {
 			d.complete(r)
 			return
@@ -232,7 +232,7 @@ const idle = time.Hour
 // step starts every attempt due now that the limits allow, and returns
 // how long until the next may be due; finished once no contact needs a
 // call and none is in progress.
-func (d *Dialer) step(ctx context.Context, r *run) (time.Duration, bool) {
+func (d *Dialer) step(r *run) (time.Duration, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.state != store.CampaignRunning {
@@ -291,7 +291,9 @@ func (d *Dialer) step(ctx context.Context, r *run) (time.Duration, bool) {
 func (d *Dialer) dial(r *run, e *entry, call Call) {
 	log := r.log.With("contact", e.id, "attempt", call.Attempt)
 	rec := store.Contact{Status: store.ContactDone, Attempts: e.attempts}
-	var res Result
+	// The records of a call that took place are written even while the
+	// node stops.
+	keep := context.WithoutCancel(d.ctx)
 	banned, err := d.st.OnDNC(d.ctx, call.Contact.Number)
 	switch {
 	case err != nil:
@@ -311,12 +313,12 @@ func (d *Dialer) dial(r *run, e *entry, call Call) {
 	}
 	started := d.clock.Now()
 	log.Info("campaign call", "number", call.Contact.Number)
-	res = d.caller.Call(d.ctx, call)
+	res := d.caller.Call(d.ctx, call)
 	ended := d.clock.Now()
 	if res.Aborted {
 		log.Info("campaign call not placed: shutting down")
 		rec.Status, rec.NextAt, rec.LastOutcome = store.ContactPending, e.nextAt, string(e.last)
-		if err := d.st.SetContactStatus(context.WithoutCancel(d.ctx), e.id, rec); err != nil {
+		if err := d.st.SetContactStatus(keep, e.id, rec); err != nil {
 			log.Warn("contact status not written", "err", err)
 		}
 		d.finish(r, e, rec)
@@ -326,7 +328,7 @@ func (d *Dialer) dial(r *run, e *entry, call Call) {
 		res.Outcome = Failed
 	}
 	if res.Outcome == OptedOut {
-		if err := d.st.AddDNC(d.ctx, call.Contact.Number, fmt.Sprintf("opted out on a call of campaign %d", r.id), ended); err != nil {
+		if err := d.st.AddDNC(keep, call.Contact.Number, fmt.Sprintf("opted out on a call of campaign %d", r.id), ended); err != nil {
 			log.Error("opt-out not added to the do-not-call list", "err", err)
 		}
 	}
@@ -336,8 +338,7 @@ func (d *Dialer) dial(r *run, e *entry, call Call) {
 	}
 	log.Info("campaign call ended", "outcome", res.Outcome, "sip_code", res.SIPCode, "call_id", res.CallID,
 		"status", rec.Status, "next_at", rec.NextAt)
-	ctx := context.WithoutCancel(d.ctx)
-	if _, err := d.st.RecordAttempt(ctx, store.Attempt{Campaign: r.id, Contact: e.id, Seq: call.Attempt,
+	if _, err := d.st.RecordAttempt(keep, store.Attempt{Campaign: r.id, Contact: e.id, Seq: call.Attempt,
 		StartedAt: started, EndedAt: ended, Outcome: string(res.Outcome), SIPCode: res.SIPCode, CallID: res.CallID,
 		Detail: res.Detail}, rec); err != nil {
 		log.Error("campaign attempt not recorded", "err", err)

@@ -57,7 +57,7 @@ func TestPacing(t *testing.T) {
 	f.clock.Advance(2 * time.Second)
 	f.step(r)
 	f.end(r, f.caller.next(t), Result{Outcome: Answered})
-	if _, finished := f.d.step(context.Background(), r); !finished {
+	if _, finished := f.d.step(r); !finished {
 		t.Error("every contact done, but the campaign is not finished")
 	}
 }
@@ -117,7 +117,7 @@ func TestRetries(t *testing.T) {
 	}
 	f.end(r, last, Result{Outcome: NoAnswer, SIPCode: 480})
 	f.clock.Advance(24 * time.Hour)
-	if _, finished := f.d.step(ctx, r); !finished {
+	if _, finished := f.d.step(r); !finished {
 		t.Fatal("attempts used up, but the campaign is not finished")
 	}
 	f.caller.none(t)

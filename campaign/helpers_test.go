@@ -165,7 +165,7 @@ func (f *fixture) campaign(spec Spec, contacts ...Contact) *run {
 // step runs one pass of the schedule and returns its wait.
 func (f *fixture) step(r *run) time.Duration {
 	f.t.Helper()
-	wait, _ := f.d.step(context.Background(), r)
+	wait, _ := f.d.step(r)
 	return wait
 }
 
