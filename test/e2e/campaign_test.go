@@ -48,6 +48,8 @@ func TestCampaignDialer(t *testing.T) {
 		"optout.pcap": speechTimeline(t, "slt", []string{"hello", "please stop calling me"},
 			[]time.Duration{300 * time.Millisecond, 9 * time.Second}),
 		"machine.pcap": append(machine, make([]int16, sec(20))...),
+		// A ringback tone as early media: 425 Hz, 1 s on, 1 s off.
+		"early.pcap": ringback(sec(2)),
 	})
 
 	customersPort := freePort(t)
@@ -65,7 +67,7 @@ campaigns:
 	spec := fmt.Sprintf(`{"name": "payment reminders", "purpose": "remind customers of a payment due",
 		"greeting": "Hello {name}, this is Northwind Bank. Your {product} payment is due on {due_date}. Shall we book a reminder? Please say yes or no.",
 		"flow": "reminders", "hours": {"start": "00:00", "end": "24:00"},
-		"max_concurrent": %d, "calls_per_second": %g, "ring_timeout": "3s",
+		"max_concurrent": %d, "calls_per_second": %g, "ring_timeout": "4s",
 		"retry": {"busy": {"attempts": 2, "backoff": "%s"}, "no_answer": {"attempts": 2, "backoff": "%s"}},
 		"machine": {"action": "message", "message": "This is Northwind Bank with a reminder about your {product} payment. Please call us back."}}`,
 		maxConcurrent, callsPerSec, backoff, backoff)
@@ -142,6 +144,11 @@ campaigns:
 	said := n.logs.find("hotline said", map[string]any{"call_id": callOf["1001"]})
 	if len(said) == 0 || !strings.HasPrefix(fmt.Sprint(said[0]["text"]), "Hello Lena Park, this is Northwind Bank. Your card payment is due on March 31.") {
 		t.Errorf("Hotline's first words to 1001: %v", summarize(said, "text"))
+	}
+	// Its carrier's 183 and early media did not count as the answer, nor
+	// as the customer's voice (the call was not taken for a machine).
+	if !strings.Contains(sr.Messages, "SIP/2.0 183 Session Progress") {
+		t.Error("the customers sent no 183: early media not tested")
 	}
 	heard := summarize(n.logs.find("caller said", map[string]any{"call_id": callOf["1001"]}), "text")
 	t.Logf("1001 heard: %q; Hotline said: %q", heard, summarize(said, "text"))
@@ -286,12 +293,12 @@ const carrierTrunk = `trunks: [{name: carrier, allow: ["127.0.0.0/8"], outbound_
   outbound_password_env: HOTLINE_TEST_SECRET}]`
 
 // customersScenario writes uas_customers.xml and the recordings its
-// customers play (yes.pcap, optout.pcap, machine.pcap; a missing one is
-// silence) into a folder of their own, and returns the scenario's path.
+// customers play (yes.pcap, optout.pcap, machine.pcap, early.pcap; a
+// missing one is silence) into a folder of their own, and returns the scenario's path.
 func customersScenario(t *testing.T, pcaps map[string][]int16) string {
 	t.Helper()
 	dir := t.TempDir()
-	for _, name := range []string{"yes.pcap", "optout.pcap", "machine.pcap"} {
+	for _, name := range []string{"yes.pcap", "optout.pcap", "machine.pcap", "early.pcap"} {
 		pcm, ok := pcaps[name]
 		if !ok {
 			pcm = make([]int16, sec(1))
@@ -307,6 +314,17 @@ func customersScenario(t *testing.T, pcaps map[string][]int16) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// ringback is n samples of a ringback tone: 425 Hz, 1 s on, 1 s off.
+func ringback(n int) []int16 {
+	pcm := make([]int16, n)
+	for i := range pcm {
+		if i%sec(2) < sec(1) {
+			pcm[i] = int16(6000 * math.Sin(2*math.Pi*425*float64(i)/rate))
+		}
+	}
+	return pcm
 }
 
 type campaignStatus struct {
