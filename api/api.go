@@ -28,6 +28,14 @@
 //	GET /api/v1/knowledge/{id}               -           yes         yes
 //	PUT /api/v1/knowledge/{id}               -           yes         yes
 //	DELETE /api/v1/knowledge/{id}            -           yes         yes
+//	GET, POST /api/v1/campaigns              -           yes         yes
+//	GET /api/v1/campaigns/{id}               -           yes         yes
+//	POST /api/v1/campaigns/{id}/contacts     -           yes         yes
+//	POST /api/v1/campaigns/{id}/start        -           yes         yes
+//	  (and /pause, /resume, /stop)
+//	GET /api/v1/campaigns/{id}/results       -           yes         yes
+//	GET, POST /api/v1/dnc                    -           yes         yes
+//	DELETE /api/v1/dnc/{number}              -           yes         yes
 //
 // (*) or with no token, by the link signed for an hour that a call's
 // detail gives a supervisor for each recording (play_url): the review
@@ -42,7 +50,7 @@
 // token, or an unknown or expired one, is 401; a role that may not is 403.
 // /healthz, /readyz and /metrics need no token: probes and scrapers have
 // none, and they show no caller's data. Nor do the desktops' static pages,
-// /agent/, /supervisor/ and /review/: they hold no data, and ask for a
+// /agent/, /supervisor/, /review/ and /campaigns/: they hold no data, and ask for a
 // token.
 //
 // Personal data: the store redacts what callers said before it is written,
@@ -81,6 +89,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hotline-cc/hotline/campaign"
 	"github.com/hotline-cc/hotline/events"
 	"github.com/hotline-cc/hotline/store"
 )
@@ -144,6 +153,9 @@ type Deps struct {
 	// Intents is the rule flow's, for the review; nil lists none and
 	// teaches none (501).
 	Intents Intents
+	// Campaigns runs the outbound campaigns and the do-not-call list;
+	// nil: 501.
+	Campaigns *campaign.Dialer
 }
 
 // readTimeout bounds a request's database work.
@@ -240,8 +252,9 @@ func New(cfg Config, deps Deps, log *slog.Logger) (http.Handler, error) {
 	mux.Handle("GET /api/v1/knowledge/{id...}", s.auth(RoleSupervisor, s.article))
 	mux.Handle("PUT /api/v1/knowledge/{id...}", s.auth(RoleSupervisor, s.putArticle))
 	mux.Handle("DELETE /api/v1/knowledge/{id...}", s.auth(RoleSupervisor, s.deleteArticle))
+	s.campaignRoutes(mux)
 	desk := pages()
-	for _, dir := range []string{"/agent/", "/supervisor/", "/review/", "/shared/"} {
+	for _, dir := range []string{"/agent/", "/supervisor/", "/review/", "/campaigns/", "/shared/"} {
 		mux.Handle("GET "+dir, desk)
 	}
 	return s.logRequests(mux), nil

@@ -17,6 +17,7 @@ import (
 
 	"github.com/hotline-cc/hotline/api"
 	"github.com/hotline-cc/hotline/asr"
+	"github.com/hotline-cc/hotline/campaign"
 	"github.com/hotline-cc/hotline/dialog"
 	"github.com/hotline-cc/hotline/dialog/llm"
 	"github.com/hotline-cc/hotline/ivr"
@@ -45,6 +46,9 @@ type Config struct {
 	Routing   routing.Config `yaml:"routing"`
 	API       api.Config     `yaml:"api"`
 	WebRTC    webrtc.Config  `yaml:"webrtc"`
+
+	// Campaigns is where outbound campaign calls go.
+	Campaigns campaign.Config `yaml:"campaigns"`
 }
 
 // Log configures the structured log.
@@ -80,6 +84,7 @@ func Default() Config {
 		Routing:   routing.DefaultConfig(),
 		API:       api.DefaultConfig(),
 		WebRTC:    webrtc.DefaultConfig(),
+		Campaigns: campaign.DefaultConfig(),
 	}
 }
 
@@ -132,6 +137,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.API.Validate(); err != nil {
 		return fmt.Errorf("api: %w", err)
+	}
+	if err := c.Campaigns.Validate(); err != nil {
+		return err
 	}
 	if err := c.Routing.Validate(); err != nil {
 		return fmt.Errorf("routing: %w", err)

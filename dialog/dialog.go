@@ -42,6 +42,10 @@ type Profile struct {
 	Advisor string `json:"advisor,omitempty" yaml:"advisor"`
 	// Language is the caller's preferred language (en, zh), if known.
 	Language string `json:"language,omitempty" yaml:"language"`
+	// Purpose is why Hotline called them, on a call it placed: the
+	// campaign's instructions for the model, the contact's details filled
+	// in.
+	Purpose string `json:"purpose,omitempty" yaml:"-"`
 }
 
 // VIP reports whether the caller has a service tier.

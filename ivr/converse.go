@@ -1,6 +1,7 @@
 package ivr
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"strings"
@@ -54,7 +55,7 @@ const digitWait = 5 * time.Second
 func (s *session) converse(ctx context.Context, dc *dialog.Call) error {
 	var in input
 	var err error
-	if g := dc.Greeting(); g != "" {
+	if g := cmp.Or(s.c.Greeting, dc.Greeting()); g != "" {
 		in, _, err = s.say(ctx, g)
 	} else {
 		in, err = s.prompt(ctx, "greeting", s.m.prompts.Greeting, true)

@@ -194,6 +194,9 @@ type Call struct {
 	// OnCallback, if set, is told the number a caller who chose not to
 	// wait for an agent wants to be called back at.
 	OnCallback func(number string)
+	// Greeting, if set, opens a conversation instead of the dialog's
+	// greeting: a call Hotline placed says why it calls.
+	Greeting string
 }
 
 // Turn is one thing said on the call, by the caller or by Hotline.

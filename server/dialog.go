@@ -16,14 +16,31 @@ import (
 	"github.com/hotline-cc/hotline/metrics"
 )
 
-// newConversation builds the dialog the configuration asks for: the rule
-// brain on its flow and knowledge, and the LLM brain in front of it when
-// configured. With no flow or knowledge configured, the sample bank's,
-// built into the binary, answer; its articles cannot be changed. A
-// knowledge folder is live: the returned Live follows its changes once
-// watched, and the API writes articles into it. The rule brain is returned
-// too: the review teaches its intents new phrases.
-func newConversation(cfg config.Config, menu *ivr.Menu, m *metrics.Metrics, log *slog.Logger) (*ivr.Conversation, *knowledge.Live, *rules.Brain, error) {
+// loadKnowledge opens the knowledge base the dialog answers from: the
+// configured folder, live (the returned Live follows its changes once
+// watched, and the API writes articles into it), or with none configured
+// the sample bank's, built into the binary, whose articles cannot be
+// changed.
+func loadKnowledge(d dialog.Config) (*knowledge.Live, error) {
+	var kb *knowledge.Live
+	var err error
+	if d.Knowledge == "" {
+		kb, err = knowledge.LiveFS(bank.Knowledge())
+	} else {
+		kb, err = knowledge.LoadLive(d.Knowledge)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("dialog knowledge: %w", err)
+	}
+	return kb, nil
+}
+
+// newConversation builds the dialog the configuration asks for on the
+// knowledge base kb: the rule brain on its flow (the sample bank's when
+// none is configured), and the LLM brain in front of it when configured.
+// The rule brain is returned too: the review teaches its intents new
+// phrases.
+func newConversation(cfg config.Config, menu *ivr.Menu, kb *knowledge.Live, m *metrics.Metrics, log *slog.Logger) (*ivr.Conversation, *rules.Brain, error) {
 	d := cfg.Dialog
 	var flow *rules.Flow
 	var err error
@@ -36,16 +53,7 @@ func newConversation(cfg config.Config, menu *ivr.Menu, m *metrics.Metrics, log 
 		flow, err = rules.LoadFlow(d.Flow)
 	}
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("dialog flow: %w", err)
-	}
-	var kb *knowledge.Live
-	if d.Knowledge == "" {
-		kb, err = knowledge.LiveFS(bank.Knowledge())
-	} else {
-		kb, err = knowledge.LoadLive(d.Knowledge)
-	}
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("dialog knowledge: %w", err)
+		return nil, nil, fmt.Errorf("dialog flow: %w", err)
 	}
 	lc := cfg.LLM
 	if len(lc.Queues) == 0 {
@@ -56,24 +64,24 @@ func newConversation(cfg config.Config, menu *ivr.Menu, m *metrics.Metrics, log 
 		named = append(named, lc.Queues...)
 	}
 	if err := knownQueues(named, cfg.Routing.Destinations()); err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	ruleBrain := rules.New(flow, kb)
 	var primary, fallback dialog.Brain = ruleBrain, nil
 	if d.Brain == dialog.BrainLLM {
 		b, err := llm.New(lc, llm.Deps{Knowledge: kb, Metrics: m}, log)
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("llm: %w", err)
+			return nil, nil, fmt.Errorf("llm: %w", err)
 		}
 		primary, fallback = b, ruleBrain
 	}
 	dm, err := dialog.NewManager(d, primary, fallback)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	log.Info("dialog", "brain", primary.Name(), "flow", flow.Name, "knowledge_sections", kb.Len())
 	conv, err := ivr.NewConversation(menu, dm)
-	return conv, kb, ruleBrain, err
+	return conv, ruleBrain, err
 }
 
 // knownQueues reports the queues the dialog may transfer to that routing

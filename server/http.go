@@ -34,6 +34,7 @@ func (s *Server) startHTTP() error {
 	if s.intents != nil {
 		deps.Intents = s.intents
 	}
+	deps.Campaigns = s.dialer
 	h, err := api.New(cfg, deps, s.log)
 	if err != nil {
 		return err

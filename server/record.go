@@ -28,6 +28,8 @@ const storeWait = 5 * time.Second
 type callInfo struct {
 	id, from, to, channel, trunk string
 	at                           time.Time
+	// placed is set on a campaign call Hotline placed.
+	placed *placedCall
 }
 
 // callRecord is a call's record, written as the call happens: each turn,

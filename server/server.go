@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/hotline-cc/hotline/asr"
+	"github.com/hotline-cc/hotline/campaign"
 	"github.com/hotline-cc/hotline/config"
 	"github.com/hotline-cc/hotline/dialog"
 	"github.com/hotline-cc/hotline/dialog/rules"
@@ -57,6 +58,9 @@ type Server struct {
 	agents ivr.Agents
 	// live are the calls in progress, for the desktops.
 	live liveCalls
+	// dialer places the outbound campaigns' calls; nil without
+	// campaigns.gateway.
+	dialer *campaign.Dialer
 	// node names this server in the call records.
 	node    string
 	engines []io.Closer // speech engines, closed after the last call
@@ -116,7 +120,11 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	}
 	if cfg.Dialog.Brain != dialog.BrainMenu {
 		var rb *rules.Brain
-		if s.conv, s.knowledge, rb, err = newConversation(cfg, s.menu, s.metrics, log); err != nil {
+		if s.knowledge, err = loadKnowledge(cfg.Dialog); err != nil {
+			s.closeAll()
+			return nil, err
+		}
+		if s.conv, rb, err = newConversation(cfg, s.menu, s.knowledge, s.metrics, log); err != nil {
 			s.closeAll()
 			return nil, err
 		}
@@ -126,6 +134,10 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		}
 	}
 	if s.sip, err = sip.NewServer(cfg.SIP, s.handleCall, log); err != nil {
+		s.closeAll()
+		return nil, err
+	}
+	if err := s.newDialer(eng.TTS); err != nil {
 		s.closeAll()
 		return nil, err
 	}
@@ -272,6 +284,11 @@ func (s *Server) Start(ctx context.Context) error {
 		return err
 	}
 	ctx, s.stopChores = context.WithCancel(ctx)
+	if s.dialer != nil {
+		if err := s.dialer.Restore(ctx); err != nil {
+			s.log.Error("campaigns not resumed", "err", err)
+		}
+	}
 	s.chores.Go(func() {
 		if err := s.store.RunPurge(ctx, purgeEvery, s.log); err != nil {
 			s.log.Error("retention purge stopped", "err", err)
@@ -297,7 +314,14 @@ func (s *Server) SIP() *sip.Server { return s.sip }
 // and then closes the call distributor and the speech engines.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.draining.Store(true)
+	if s.dialer != nil {
+		// No new campaign calls; those in progress drain with the rest.
+		s.dialer.Drain()
+	}
 	err := s.sip.Shutdown(ctx)
+	if s.dialer != nil {
+		s.dialer.Close()
+	}
 	if s.browser != nil {
 		err = errors.Join(err, s.browser.Shutdown(ctx))
 	}
@@ -332,6 +356,10 @@ func (s *Server) serveCall(ctx context.Context, leg media.Leg, log *slog.Logger,
 	out func(string) func(context.Context, media.Leg) error) {
 	base := recordingBase(s.cfg.Recording.Dir, info.at, info.id)
 	caller := s.profile(info.from)
+	conv := s.conv
+	if info.placed != nil {
+		caller, conv = info.placed.callee, info.placed.conv
+	}
 	rec := s.openRecord(ctx, log, info, caller, base)
 	if s.cfg.Recording.Calls {
 		wav, err := media.RecordLeg(ctx, leg, base+".wav")
@@ -353,9 +381,16 @@ func (s *Server) serveCall(ctx context.Context, leg media.Leg, log *slog.Logger,
 	messagePath := base + "-message.wav"
 	c := ivr.Call{Leg: leg, Log: log, MessagePath: messagePath, OnTurn: rec.turn, Emotion: emotion,
 		Caller: caller, OnCrisis: rec.crisis, TransferOut: out, Transfers: live.transfer, Agents: s.agents, OnCallback: rec.callback}
+	if p := info.placed; p != nil {
+		c.Greeting = p.greeting
+		c.OnTurn = func(t ivr.Turn) {
+			rec.turn(t)
+			p.tap(t)
+		}
+	}
 	var err error
-	if s.conv != nil {
-		err = s.conv.Serve(ctx, c)
+	if conv != nil {
+		err = conv.Serve(ctx, c)
 	} else {
 		err = s.menu.Serve(ctx, c)
 	}

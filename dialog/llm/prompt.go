@@ -29,6 +29,9 @@ func callContext(c *dialog.Conversation, in dialog.Input, cue *prosody.Cue, pass
 	if p.Advisor != "" {
 		fmt.Fprintf(&b, "Dedicated advisor: %s.\n", p.Advisor)
 	}
+	if p.Purpose != "" {
+		fmt.Fprintf(&b, "You called this customer. Purpose of the call: %s\n", p.Purpose)
+	}
 	if lang := firstNonEmpty(in.Language, c.Language, p.Language); lang != "" {
 		fmt.Fprintf(&b, "Language of the call: %s.\n", lang)
 	}
