@@ -28,7 +28,7 @@ func TestBaresipAgentAnswers(t *testing.T) {
 	n := startHotline(t, sipSection, extra)
 
 	phone := startBaresipAgent(t, n, "alice", e2eAgentPassword, filepath.Join(repoRoot, "test", "audio", "caller-ulaw.wav"))
-	n.logs.must(t, "agent phone", map[string]any{"agent": "alice", "state": "available"}, 10*time.Second)
+	phone.registered(t, n, "alice")
 
 	phrases := []string{"i want to speak to an agent", "hello my card was stolen yesterday"}
 	c := startSpokenCall(t, n, "slt", phrases, []time.Duration{4 * time.Second, 18 * time.Second})
@@ -134,6 +134,16 @@ func startBaresipAgent(t *testing.T, n *node, user, password, source string) *ba
 		<-a.done
 	})
 	return a
+}
+
+// registered waits for user's phone to register with n; baresip's own log
+// tells why when it does not.
+func (a *baresipAgent) registered(t *testing.T, n *node, user string) {
+	t.Helper()
+	if _, ok := n.logs.wait("agent phone", map[string]any{"agent": user, "state": "available"}, 20*time.Second); !ok {
+		b, _ := os.ReadFile(filepath.Join(a.dir, "baresip.log"))
+		t.Fatalf("%s's phone did not register:\n%s", user, tail(string(b), 3000))
+	}
 }
 
 // stop ends baresip and returns what it heard on its call.
