@@ -60,8 +60,8 @@ type Server struct {
 	node    string
 	engines []io.Closer // speech engines, closed after the last call
 
-	// The node's chores until Shutdown: the retention purge, and following
-	// the knowledge folder's changes.
+	// The node's chores until Shutdown: the retention purge, following the
+	// knowledge folder's changes, and the heartbeat in the shared store.
 	stopChores context.CancelFunc
 	chores     sync.WaitGroup
 	// knowledge is the live knowledge folder; nil for the built-in sample.
@@ -270,6 +270,10 @@ func (s *Server) Start(ctx context.Context) error {
 	if s.knowledge != nil {
 		s.chores.Go(func() { s.knowledge.Watch(ctx, knowledgeEvery, s.log) })
 	}
+	if s.cfg.Store.Heartbeat > 0 {
+		started := time.Now()
+		s.chores.Go(func() { s.keepHeartbeat(ctx, started) })
+	}
 	return nil
 }
 
@@ -296,6 +300,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.stopChores != nil {
 		s.stopChores()
 		s.chores.Wait()
+		s.leaveCluster()
 	}
 	s.closeAll()
 	return err

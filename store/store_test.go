@@ -45,6 +45,7 @@ var suite = []struct {
 	{"ConcurrentTurns", testConcurrentTurns},
 	{"CloseInterrupted", testCloseInterrupted},
 	{"CloseReleases", testCloseReleases},
+	{"Nodes", testNodes},
 }
 
 func runSuite(t *testing.T, db newDB) {
@@ -487,6 +488,8 @@ func TestConfigValidate(t *testing.T) {
 		"max conns":       {Driver: SQLite, Path: "x.db", MaxConns: -1},
 		"retention":       {Driver: SQLite, Path: "x.db", Retention: Retention{Recordings: -time.Hour}},
 		"transcripts ret": {Driver: SQLite, Path: "x.db", Retention: Retention{Transcripts: -1}},
+		"heartbeat":       {Driver: SQLite, Path: "x.db", Heartbeat: -time.Second},
+		"node timeout":    {Driver: SQLite, Path: "x.db", Heartbeat: 2 * time.Second, NodeTimeout: 3 * time.Second},
 	}
 	for name, c := range bad {
 		if err := c.Validate(); err == nil {
@@ -986,8 +989,10 @@ func TestMigrationsPaired(t *testing.T) {
 		if lite[i].version != pg[i].version || lite[i].name != pg[i].name {
 			t.Errorf("migration %d: %04d_%s and %04d_%s", i, lite[i].version, lite[i].name, pg[i].version, pg[i].name)
 		}
-		if lite[i].version != i+1 {
-			t.Errorf("migration %d has version %d: versions run 1, 2, 3...", i, lite[i].version)
+		// Versions need not be consecutive (a number may be left unused);
+		// they must only increase.
+		if i > 0 && lite[i].version <= lite[i-1].version {
+			t.Errorf("migration %d has version %d after %d: versions increase", i, lite[i].version, lite[i-1].version)
 		}
 	}
 }
@@ -1166,4 +1171,53 @@ func testCloseReleases(t *testing.T, db newDB) {
 		t.Errorf("%d connections open after Close", n)
 	}
 	goleak.VerifyNone(t, before)
+}
+
+// testNodes: heartbeats keep a node's row current; a node whose heartbeat
+// is stale is reaped once, its open calls closed, the live nodes' kept; a
+// node that leaves takes its row with it.
+func testNodes(t *testing.T, db newDB) {
+	s := open(t, db(t))
+	beat := func(name string, d time.Duration, draining bool) {
+		t.Helper()
+		if err := s.Heartbeat(ctx, Node{Name: name, SIP: "127.0.0.1:5071", API: "127.0.0.1:8081", StartedAt: at(0), HeartbeatAt: at(d), Draining: draining}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	beat("n1", 0, false)
+	beat("n2", 0, false)
+	beat("n1", 10*time.Second, true)
+	nodes := must(s.Nodes(ctx))(t)
+	if len(nodes) != 2 || nodes[0].Name != "n1" || !nodes[0].Draining || nodes[1].Name != "n2" || nodes[1].Draining ||
+		nodes[0].SIP != "127.0.0.1:5071" || nodes[0].API != "127.0.0.1:8081" {
+		t.Fatalf("nodes: %+v", nodes)
+	}
+	sameTime(t, "n1 heartbeat", nodes[0].HeartbeatAt, at(10*time.Second))
+	sameTime(t, "n1 started", nodes[0].StartedAt, at(0))
+
+	open1 := startCall(t, s, CallStart{Node: "n1", At: at(time.Second)})
+	open2 := startCall(t, s, CallStart{Node: "n2", At: at(time.Second)})
+	// n2 last beat at 0 s: stale before 5 s; n1 is not.
+	reaped := must(s.ReapNodes(ctx, at(5*time.Second)))(t)
+	if len(reaped) != 1 || !reflect.DeepEqual(reaped["n2"], []int64{open2}) {
+		t.Fatalf("reaped %v, want n2 with call %d", reaped, open2)
+	}
+	if c := must(s.Call(ctx, open2))(t).Call; c.Disposition != DispositionInterrupted {
+		t.Errorf("dead node's call: %+v", c)
+	}
+	if c := must(s.Call(ctx, open1))(t).Call; !c.Open() {
+		t.Errorf("live node's call closed: %+v", c)
+	}
+	if again := must(s.ReapNodes(ctx, at(5*time.Second)))(t); len(again) != 0 {
+		t.Errorf("second reap: %v", again)
+	}
+	if nodes := must(s.Nodes(ctx))(t); len(nodes) != 1 || nodes[0].Name != "n1" {
+		t.Errorf("nodes after reaping: %+v", nodes)
+	}
+	if err := s.LeaveCluster(ctx, "n1"); err != nil {
+		t.Fatal(err)
+	}
+	if nodes := must(s.Nodes(ctx))(t); len(nodes) != 0 {
+		t.Errorf("nodes after leaving: %+v", nodes)
+	}
 }
