@@ -1,0 +1,346 @@
+package e2e
+
+import (
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
+
+	"github.com/hotline-cc/hotline/internal/logbuf"
+	"github.com/hotline-cc/hotline/internal/pgtest"
+)
+
+// cluster is three Hotline nodes sharing a PostgreSQL database behind
+// Kamailio, configured with deploy/kamailio.cfg.
+type cluster struct {
+	t     *testing.T
+	db    *sql.DB
+	nodes []*clusterNode
+	front *node // Kamailio's SIP port, for startSIPp
+	ctl   string
+}
+
+type clusterNode struct {
+	*node
+	name string
+	api  string // http://host:port
+}
+
+// startCluster starts PostgreSQL, n nodes and Kamailio. The nodes run the
+// key menu without speech recognition and wait for a key far longer than
+// a call lasts, so every call lasts as long as SIPp keeps it, and drain
+// for 20 s, longer than any call of the test.
+func startCluster(t *testing.T, n int) *cluster {
+	t.Helper()
+	kamailio := need(t, "kamailio")
+	need(t, "kamcmd")
+	dsn := pgtest.New(t)
+	t.Setenv("HOTLINE_DATABASE_URL", dsn)
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	c := &cluster{t: t, db: db}
+
+	dir := t.TempDir()
+	var list strings.Builder
+	for k := 1; k <= n; k++ {
+		nd := filepath.Join(dir, fmt.Sprintf("node%d", k))
+		if err := os.Mkdir(nd, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		port, api := freePort(t), freePort(t)
+		rtpMin, rtpMax := nextRTPRange()
+		cfg := fmt.Sprintf(`node: node%d
+log: {level: info, format: json}
+sip:
+  listen: ["udp:127.0.0.1:%d"]
+  rtp_bind_addr: 127.0.0.1
+  rtp_port_min: %d
+  rtp_port_max: %d
+  drain_time: 20s
+store: {driver: postgres, dsn_env: HOTLINE_DATABASE_URL, heartbeat: 500ms, node_timeout: 3s}
+recording: {dir: %s, calls: false}
+dialog: {brain: menu}
+ivr: {menu_timeout: 300s, menu_repeats: 1, speech: false}
+api: {listen: "127.0.0.1:%d", tokens: [{name: ops, role: supervisor, token_env: HOTLINE_TEST_TOKEN}]}
+webrtc: {listen: "127.0.0.1:%d", loopback_only: true}
+`, k, port, rtpMin, rtpMax, filepath.Join(nd, "rec"), api, freePort(t))
+		if err := os.WriteFile(filepath.Join(nd, "hotline.yaml"), []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c.nodes = append(c.nodes, &clusterNode{node: launchHotline(t, nd, port), name: fmt.Sprintf("node%d", k),
+			api: fmt.Sprintf("http://127.0.0.1:%d", api)})
+		fmt.Fprintf(&list, "1 sip:127.0.0.1:%d 0 0 node=node%d\n", port, k)
+	}
+	dsList := filepath.Join(dir, "dispatcher.list")
+	if err := os.WriteFile(dsList, []byte(list.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	front := freePort(t)
+	c.front = &node{SIPPort: front}
+	c.ctl = "unix:" + filepath.Join(dir, "kamailio_ctl")
+	var out logbuf.Buffer
+	cmd := exec.Command(kamailio, "-DD", "-E", "-f", filepath.Join(repoRoot, "deploy", "kamailio.cfg"), "-Y", dir,
+		"-A", fmt.Sprintf("LISTEN=udp:127.0.0.1:%d", front), "-A", fmt.Sprintf("DS_LIST=%q", dsList),
+		"-A", "DS_PING_S=1", "-A", "CHILDREN=1", "-A", fmt.Sprintf("CTL_SOCKET=%q", c.ctl))
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("kamailio log:\n%s", tail(out.String(), 6000))
+		}
+	})
+	// Up once its control socket answers and every node is listed active.
+	if !waitFor(15*time.Second, func() bool {
+		flags := c.dispatcher()
+		for _, cn := range c.nodes {
+			if !strings.HasPrefix(flags[cn.SIPPort], "A") {
+				return false
+			}
+		}
+		return true
+	}) {
+		t.Fatalf("kamailio did not come up with %d active nodes: %v\n%s", n, c.dispatcher(), out.String())
+	}
+	return c
+}
+
+// dispatcher is Kamailio's view of the nodes: their port → flags (AP is
+// active and probed, IP inactive).
+func (c *cluster) dispatcher() map[int]string {
+	out, err := exec.Command("kamcmd", "-s", c.ctl, "dispatcher.list").CombinedOutput()
+	if err != nil {
+		return nil
+	}
+	flags := map[int]string{}
+	port := 0
+	for _, line := range strings.Split(string(out), "\n") {
+		line = strings.TrimSpace(line)
+		if u, ok := strings.CutPrefix(line, "URI: sip:127.0.0.1:"); ok {
+			port, _ = strconv.Atoi(u)
+		}
+		if f, ok := strings.CutPrefix(line, "FLAGS: "); ok && port != 0 {
+			flags[port] = f
+		}
+	}
+	return flags
+}
+
+func waitFor(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return true
+}
+
+// load places calls through Kamailio with test/sipp/uac_cluster.xml: total
+// calls at rate a second, each holding hold before the caller's BYE.
+func (c *cluster) load(calls, rate int, hold time.Duration) *sippProc {
+	c.t.Helper()
+	return startSIPp(c.t, c.front, sippRun{Scenario: "uac_cluster.xml", Timeout: time.Duration(calls/rate)*time.Second + hold + 30*time.Second,
+		Args: []string{"-m", strconv.Itoa(calls), "-l", strconv.Itoa(calls), "-r", strconv.Itoa(rate), "-d", strconv.Itoa(int(hold.Milliseconds()))}})
+}
+
+var (
+	sippCounter = regexp.MustCompile(`(Successful|Failed) call\s*\|\s*\d+\s*\|\s*(\d+)`)
+	sippCallID  = regexp.MustCompile(`Call-Id:? '?([0-9]+-[0-9]+@[0-9.]+)`)
+)
+
+// outcome is how many of a SIPp run's calls succeeded and failed, and the
+// Call-IDs of the failed ones.
+func outcome(t *testing.T, r sippResult) (ok, failed int, failedIDs map[string]bool) {
+	t.Helper()
+	for _, m := range sippCounter.FindAllStringSubmatch(r.Out, -1) {
+		n, _ := strconv.Atoi(m[2])
+		if m[1] == "Successful" {
+			ok = n
+		} else {
+			failed = n
+		}
+	}
+	failedIDs = map[string]bool{}
+	for _, m := range sippCallID.FindAllStringSubmatch(r.Errors, -1) {
+		failedIDs[m[1]] = true
+	}
+	return ok, failed, failedIDs
+}
+
+// callIDs are the Call-IDs of the calls n answered.
+func (n *clusterNode) callIDs() map[string]bool {
+	ids := map[string]bool{}
+	for _, rec := range n.logs.find("call answered", nil) {
+		ids[fmt.Sprint(rec["call_id"])] = true
+	}
+	return ids
+}
+
+// open is how many calls n has answered and not yet ended.
+func (n *clusterNode) open() int {
+	return len(n.logs.find("call answered", nil)) - len(n.logs.find("call ended", nil))
+}
+
+// perNode counts the call records by node, from the shared database.
+func (c *cluster) perNode(where string) map[string]int {
+	c.t.Helper()
+	rows, err := c.db.QueryContext(c.t.Context(), `SELECT node, count(*) FROM calls `+where+` GROUP BY node`)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var node string
+		var n int
+		if err := rows.Scan(&node, &n); err != nil {
+			c.t.Fatal(err)
+		}
+		out[node] = n
+	}
+	if err := rows.Err(); err != nil {
+		c.t.Fatal(err)
+	}
+	return out
+}
+
+// apiCalls lists the call records through n's API: node → count.
+func (c *cluster) apiCalls(n *clusterNode) map[string]int {
+	c.t.Helper()
+	req, err := http.NewRequestWithContext(c.t.Context(), "GET", n.api+"/api/v1/calls?limit=1000", nil)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+e2eAPIToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		c.t.Fatalf("%s calls: %s", n.name, resp.Status)
+	}
+	var page struct {
+		Calls []struct {
+			Node string `json:"node"`
+		} `json:"calls"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&page); err != nil {
+		c.t.Fatal(err)
+	}
+	out := map[string]int{}
+	for _, call := range page.Calls {
+		out[call.Node]++
+	}
+	return out
+}
+
+// TestCluster: three nodes behind Kamailio on one PostgreSQL. SIPp's calls
+// are spread over the nodes; a node drained in the middle of a run loses
+// no call (Kamailio sees its OPTIONS answered 503 and sends it nothing
+// new, its calls finish); a node killed with SIGKILL loses only its own
+// calls in progress, the others keep serving, and a surviving node closes
+// the dead node's open records. Every node's API shows the whole
+// cluster's records.
+func TestCluster(t *testing.T) {
+	needRoot(t)
+	c := startCluster(t, 3)
+	n1, n2, n3 := c.nodes[0], c.nodes[1], c.nodes[2]
+
+	// Spread: round robin over three nodes.
+	r := c.load(24, 6, 2*time.Second).wait(t)
+	if ok, failed, _ := outcome(t, r); ok != 24 || failed != 0 {
+		t.Fatalf("spread: %d calls succeeded, %d failed, want 24 and 0\n%s\n%s", ok, failed, r.Errors, tail(r.Out, 3000))
+	}
+	spread := c.perNode("")
+	t.Logf("calls per node, all up: %v", spread)
+	for _, cn := range c.nodes {
+		if spread[cn.name] < 6 {
+			t.Errorf("%s took %d of 24 calls, want a fair share (8 each): %v", cn.name, spread[cn.name], spread)
+		}
+		// Every node's API shows the whole cluster's records.
+		if got := c.apiCalls(cn); fmt.Sprint(got) != fmt.Sprint(spread) {
+			t.Errorf("%s's API lists calls by node %v, the database holds %v", cn.name, got, spread)
+		}
+	}
+
+	// Drain node2 once it has calls in progress: not one call fails.
+	before := len(n2.callIDs())
+	p := c.load(30, 5, 3*time.Second)
+	if !waitFor(10*time.Second, func() bool { return n2.open() >= 2 && len(n2.callIDs()) >= before+2 }) {
+		t.Fatal("node2 took no calls of the second run")
+	}
+	stopped := make(chan struct{})
+	go func() { defer close(stopped); n2.Stop() }()
+	n2.logs.must(t, "sip draining", nil, 5*time.Second)
+	if !waitFor(5*time.Second, func() bool { return strings.HasPrefix(c.dispatcher()[n2.SIPPort], "I") }) {
+		t.Errorf("Kamailio still sends calls to the draining node2: %v", c.dispatcher())
+	}
+	r = p.wait(t)
+	if ok, failed, _ := outcome(t, r); ok != 30 || failed != 0 {
+		t.Errorf("drain: %d calls succeeded, %d failed, want 30 and 0\n%s\n%s", ok, failed, r.Errors, tail(r.Out, 3000))
+	}
+	<-stopped
+	n2.logs.none(t, "sip drain time over, hanging up", nil)
+
+	// Kill node3 with calls in progress: only its calls fail.
+	p = c.load(30, 5, 5*time.Second)
+	if !waitFor(10*time.Second, func() bool { return n3.open() >= 2 }) {
+		t.Fatal("node3 took no calls of the third run")
+	}
+	n3.Kill()
+	lost := n3.callIDs()
+	r = p.wait(t)
+	ok, failed, failedIDs := outcome(t, r)
+	t.Logf("kill: %d calls succeeded, %d failed; node3 had answered %d", ok, failed, len(lost))
+	if failed == 0 || ok+failed != 30 {
+		t.Errorf("kill: %d succeeded, %d failed of 30: the killed node's calls in progress should fail", ok, failed)
+	}
+	for id := range failedIDs {
+		if !lost[id] {
+			t.Errorf("call %s failed but was not on the killed node3", id)
+		}
+	}
+	if len(failedIDs) != failed {
+		t.Errorf("%d calls failed, SIPp's error log names %d: %v", failed, len(failedIDs), failedIDs)
+	}
+
+	// A surviving node takes node3 for dead and closes its records.
+	n1.logs.must(t, "node dead: its open calls closed as interrupted", map[string]any{"dead_node": "node3"}, 15*time.Second)
+	if open := c.perNode("WHERE ended_at IS NULL"); len(open) != 0 {
+		t.Errorf("calls left open after the run: %v", open)
+	}
+	interrupted := c.perNode("WHERE disposition = 'interrupted'")
+	if interrupted["node3"] < failed || len(interrupted) != 1 {
+		t.Errorf("interrupted calls by node: %v, want node3's %d and no other", interrupted, failed)
+	}
+	t.Logf("calls per node over the test: %v", c.perNode(""))
+
+}
