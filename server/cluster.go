@@ -11,7 +11,9 @@ import (
 // whether it drains, for the supervisors' view of the cluster) and takes
 // the nodes whose heartbeat went stale for dead: their calls still open
 // (killed with them, or callers they held in a queue) are closed as
-// interrupted by whichever live node sees it first. It returns when ctx
+// interrupted by whichever live node sees it first, and their agents'
+// phones and claims are dropped. In a cluster it then brings the agents'
+// states in line with the other nodes (sharedAgents). It returns when ctx
 // ends; Shutdown then removes the row.
 func (s *Server) keepHeartbeat(ctx context.Context, started time.Time) {
 	tick := time.NewTicker(s.cfg.Store.Heartbeat)
@@ -29,6 +31,11 @@ func (s *Server) keepHeartbeat(ctx context.Context, started time.Time) {
 		}
 		for node, calls := range reaped {
 			s.log.Warn("node dead: its open calls closed as interrupted", "dead_node", node, "calls", calls)
+		}
+		if s.desk.shared != nil {
+			if err := s.desk.syncCluster(ctx, now); err != nil && ctx.Err() == nil {
+				s.log.Warn("agents not synced with the cluster", "err", err)
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -123,6 +123,9 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		s.closeAll()
 		return nil, err
 	}
+	if cfg.Store.Driver == store.Postgres && cfg.Store.Heartbeat > 0 {
+		s.desk.shared = newSharedAgents(s.store, s.node, log.With("component", "routing"))
+	}
 	s.sip.OnRegistration(s.desk.registered)
 	if len(cfg.Routing.Agents) > 0 {
 		s.agents = s.desk

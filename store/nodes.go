@@ -31,12 +31,29 @@ ON CONFLICT (name) DO UPDATE SET sip = excluded.sip, api = excluded.api, started
 	return nil
 }
 
-// LeaveCluster removes node's row: it stops, having ended its calls.
+// LeaveCluster removes node's row, the agents' phones registered with it
+// and its claims on agents: it stops, having ended its calls.
 func (s *Store) LeaveCluster(ctx context.Context, node string) error {
-	if _, err := s.exec(ctx, `DELETE FROM cluster_nodes WHERE name = ?`, node); err != nil {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.d.rebind(`DELETE FROM cluster_nodes WHERE name = ?`), node); err != nil {
+			return err
+		}
+		return forgetNode(ctx, tx, s.d, node)
+	})
+	if err != nil {
 		return fmt.Errorf("store: node %q leaves: %w", node, err)
 	}
 	return nil
+}
+
+// forgetNode removes what node shared about agents: the phones registered
+// with it (unreachable now) and its claims.
+func forgetNode(ctx context.Context, tx *sql.Tx, d dialect, node string) error {
+	if _, err := tx.ExecContext(ctx, d.rebind(`DELETE FROM agent_phones WHERE node = ?`), node); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, d.rebind(`DELETE FROM agent_claims WHERE node = ?`), node)
+	return err
 }
 
 // Nodes lists the nodes whose rows are in the database, by name.
@@ -63,8 +80,8 @@ func (s *Store) Nodes(ctx context.Context) ([]Node, error) {
 }
 
 // ReapNodes takes every node whose last heartbeat is before staleBefore
-// for dead: it removes the node's row and closes the calls it left open
-// (CloseInterrupted), in one transaction. Only the reaper whose DELETE
+// for dead: it removes the node's row, its agents' phones and claims, and
+// closes the calls it left open (CloseInterrupted), in one transaction. Only the reaper whose DELETE
 // removes the row closes the calls, so nodes reaping at once do the work
 // once. It returns the closed calls by node.
 func (s *Store) ReapNodes(ctx context.Context, staleBefore time.Time) (map[string][]int64, error) {
@@ -98,6 +115,9 @@ func (s *Store) ReapNodes(ctx context.Context, staleBefore time.Time) (map[strin
 				return err // another node reaped it, or it came back
 			}
 			gone = true
+			if err := forgetNode(ctx, tx, s.d, name); err != nil {
+				return err
+			}
 			closed, err = s.closeInterrupted(ctx, tx, name)
 			return err
 		})

@@ -46,6 +46,7 @@ var suite = []struct {
 	{"CloseInterrupted", testCloseInterrupted},
 	{"CloseReleases", testCloseReleases},
 	{"Nodes", testNodes},
+	{"AgentPhonesAndClaims", testAgentPhonesAndClaims},
 }
 
 func runSuite(t *testing.T, db newDB) {
@@ -1219,5 +1220,81 @@ func testNodes(t *testing.T, db newDB) {
 	}
 	if nodes := must(s.Nodes(ctx))(t); len(nodes) != 0 {
 		t.Errorf("nodes after leaving: %+v", nodes)
+	}
+}
+
+// testAgentPhonesAndClaims: an agent's latest phone is shared, an
+// unregistration elsewhere does not remove it, an expired one is not
+// listed; a claim is exclusive until its node releases it; a dead node's
+// phones and claims go with it.
+func testAgentPhonesAndClaims(t *testing.T, db newDB) {
+	s := open(t, db(t))
+	phone := func(agent, node string, exp time.Duration) {
+		t.Helper()
+		if err := s.SetAgentPhone(ctx, AgentPhone{Agent: agent, Node: node, Contact: "sip:" + agent + "@127.0.0.1:5099",
+			Source: "127.0.0.1:5099", Transport: "udp", Expires: at(exp), Ready: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	phone("alice", "n1", time.Hour)
+	phone("alice", "n2", time.Hour) // re-registered with n2
+	phone("bob", "n1", time.Minute)
+	if err := s.RemoveAgentPhone(ctx, "alice", "n1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetAgentReady(ctx, "alice", "n2", false); err != nil {
+		t.Fatal(err)
+	}
+	phones := must(s.AgentPhones(ctx, at(2*time.Minute)))(t)
+	if len(phones) != 1 || phones[0].Agent != "alice" || phones[0].Node != "n2" || phones[0].Ready ||
+		phones[0].Source != "127.0.0.1:5099" || phones[0].Transport != "udp" {
+		t.Fatalf("phones: %+v, want alice's on n2, not ready (bob's expired)", phones)
+	}
+	sameTime(t, "alice's phone expires", phones[0].Expires, at(time.Hour))
+
+	claim := func(agent, call, node string) bool {
+		t.Helper()
+		return must(s.ClaimAgent(ctx, AgentClaim{Agent: agent, Call: call, Node: node, At: at(0)}))(t)
+	}
+	if !claim("alice", "c1", "n1") {
+		t.Fatal("first claim refused")
+	}
+	if claim("alice", "c2", "n3") || claim("alice", "c1", "n1") {
+		t.Fatal("a second claim on alice won")
+	}
+	if err := s.ReleaseAgent(ctx, "alice", "n3"); err != nil {
+		t.Fatal(err)
+	}
+	if claims := must(s.AgentClaims(ctx))(t); len(claims) != 1 || claims[0].Call != "c1" || claims[0].Node != "n1" {
+		t.Fatalf("another node's release changed the claim: %+v", claims)
+	}
+	if err := s.ReleaseAgent(ctx, "alice", "n1"); err != nil {
+		t.Fatal(err)
+	}
+	if !claim("alice", "c2", "n2") || !claim("bob", "c3", "n1") {
+		t.Fatal("claims after release refused")
+	}
+
+	// n2 dies: its phone and claim go; n1's claim stays.
+	for _, n := range []string{"n1", "n2"} {
+		if err := s.Heartbeat(ctx, Node{Name: n, StartedAt: at(0), HeartbeatAt: at(0)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Heartbeat(ctx, Node{Name: "n1", StartedAt: at(0), HeartbeatAt: at(time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	must(s.ReapNodes(ctx, at(30*time.Second)))(t)
+	if phones := must(s.AgentPhones(ctx, at(0)))(t); len(phones) != 1 || phones[0].Agent != "bob" {
+		t.Errorf("phones after n2 died: %+v, want bob's on n1", phones)
+	}
+	if claims := must(s.AgentClaims(ctx))(t); len(claims) != 1 || claims[0].Agent != "bob" {
+		t.Errorf("claims after n2 died: %+v, want n1's on bob", claims)
+	}
+	if err := s.LeaveCluster(ctx, "n1"); err != nil {
+		t.Fatal(err)
+	}
+	if claims := must(s.AgentClaims(ctx))(t); len(claims) != 0 {
+		t.Errorf("claims after n1 left: %+v", claims)
 	}
 }

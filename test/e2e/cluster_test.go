@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"cmp"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -37,11 +38,18 @@ type clusterNode struct {
 	api  string // http://host:port
 }
 
+// clusterConfig is what the nodes' configuration adds to startCluster's:
+// YAML under sip:, the dialog and ivr sections, and more top-level
+// sections.
+type clusterConfig struct {
+	SIP, Dialog, IVR, Extra string
+}
+
 // startCluster starts PostgreSQL, n nodes and Kamailio. The nodes run the
-// key menu without speech recognition and wait for a key far longer than
-// a call lasts, so every call lasts as long as SIPp keeps it, and drain
-// for 20 s, longer than any call of the test.
-func startCluster(t *testing.T, n int) *cluster {
+// menu, by default with keys only and waiting for a key far longer than a
+// call lasts, so every call lasts as long as SIPp keeps it, and drain for
+// 20 s, longer than any call of the test.
+func startCluster(t *testing.T, n int, cc clusterConfig) *cluster {
 	t.Helper()
 	kamailio := need(t, "kamailio")
 	need(t, "kamcmd")
@@ -71,13 +79,16 @@ sip:
   rtp_port_min: %d
   rtp_port_max: %d
   drain_time: 20s
+%s
 store: {driver: postgres, dsn_env: HOTLINE_DATABASE_URL, heartbeat: 500ms, node_timeout: 3s}
 recording: {dir: %s, calls: false}
-dialog: {brain: menu}
-ivr: {menu_timeout: 300s, menu_repeats: 1, speech: false}
+dialog: %s
+ivr: %s
 api: {listen: "127.0.0.1:%d", tokens: [{name: ops, role: supervisor, token_env: HOTLINE_TEST_TOKEN}]}
 webrtc: {listen: "127.0.0.1:%d", loopback_only: true}
-`, k, port, rtpMin, rtpMax, filepath.Join(nd, "rec"), api, freePort(t))
+%s
+`, k, port, rtpMin, rtpMax, indent(cc.SIP), filepath.Join(nd, "rec"), cmp.Or(cc.Dialog, "{brain: menu}"), cmp.Or(cc.IVR, "{menu_timeout: 300s, menu_repeats: 1, speech: false}"),
+			api, freePort(t), cc.Extra)
 		if err := os.WriteFile(filepath.Join(nd, "hotline.yaml"), []byte(cfg), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -271,7 +282,7 @@ func (c *cluster) apiCalls(n *clusterNode) map[string]int {
 // cluster's records.
 func TestCluster(t *testing.T) {
 	needRoot(t)
-	c := startCluster(t, 3)
+	c := startCluster(t, 3, clusterConfig{})
 	n1, n2, n3 := c.nodes[0], c.nodes[1], c.nodes[2]
 
 	// Spread: round robin over three nodes.
@@ -343,4 +354,66 @@ func TestCluster(t *testing.T) {
 	}
 	t.Logf("calls per node over the test: %v", c.perNode(""))
 
+}
+
+// TestClusterAgentAcrossNodes: alice's phone registers with node2; a
+// caller on node1 asks for a person and is put through to her:
+// node1 claims alice in the shared store, rings her phone where it
+// registered and bridges her leg with the caller's. node2 never offers
+// her the call, and once she is free again the claim is released.
+func TestClusterAgentAcrossNodes(t *testing.T) {
+	needRoot(t)
+	need(t, "flite")
+	c := startCluster(t, 2, clusterConfig{
+		SIP:    "agents: [{user: alice, password_env: HOTLINE_TEST_AGENT_PW}]",
+		Dialog: "{brain: rules}",
+		IVR:    "{speech: true}",
+		// The sample dialog's other queues are there too: it may transfer to them.
+		Extra: "routing: {wrap_up: 1s, agents: [{id: alice}], queues: [{name: general, ring_timeout: 10s}, {name: cards}, " +
+			"{name: accounts}, {name: loans}, {name: fraud}, {name: complaints}, {name: crisis}]}",
+	})
+	n1, n2 := c.nodes[0], c.nodes[1]
+
+	phonePort := freePort(t)
+	registerPhone(t, n2.node, "alice", phonePort)
+	n2.logs.must(t, "agent phone", map[string]any{"agent": "alice", "state": "available"}, 5*time.Second)
+	n1.logs.must(t, "agent state from the cluster", map[string]any{"agent": "alice", "state": "available"}, 5*time.Second)
+	phone := startSIPp(t, n2.node, sippRun{Scenario: "uas_answer.xml", Timeout: 90 * time.Second, SIPPort: phonePort})
+
+	caller := startSpokenCall(t, n1.node, "slt", []string{"i want to speak to an agent", "hello my card was stolen yesterday"},
+		[]time.Duration{4 * time.Second, 16 * time.Second})
+	sr := caller.sipp.wait(t)
+	caller.capt.stop(t)
+	sr.expectSuccess(t)
+	pr := phone.wait(t)
+	pr.expectSuccess(t) // her leg ended with the caller's BYE
+
+	call := map[string]any{"call_id": sr.CallID}
+	n1.logs.must(t, "call ended", call, 10*time.Second)
+	n1.logs.none(t, "call flow failed", call)
+	n1.logs.must(t, "ringing an agent's phone registered with another node", map[string]any{"agent": "alice", "phone_node": "node2"}, time.Second)
+	connected := n1.logs.must(t, "agent connected", call, time.Second)
+	if connected["agent"] != "alice" {
+		t.Errorf("connected %v", connected)
+	}
+	if !pr.received("INVITE", "X-Hotline-Call: "+sr.CallID) {
+		t.Errorf("alice's phone got no INVITE naming the call:\n%s", tail(pr.Messages, 3000))
+	}
+	n2.logs.none(t, "agent connected", nil)
+
+	// Free again after her wrap-up: the claim is gone, node2 counts her
+	// available again.
+	if !waitFor(10*time.Second, func() bool {
+		var n int
+		return c.db.QueryRowContext(t.Context(), `SELECT count(*) FROM agent_claims`).Scan(&n) == nil && n == 0
+	}) {
+		t.Error("alice's claim was not released after her call")
+	}
+	var agent, disposition string
+	if err := c.db.QueryRowContext(t.Context(), `SELECT agent, disposition FROM calls WHERE call_id = $1`, sr.CallID).Scan(&agent, &disposition); err != nil {
+		t.Fatal(err)
+	}
+	if agent != "alice" || disposition != "completed" {
+		t.Errorf("stored call: agent %q, %s; want alice, completed", agent, disposition)
+	}
 }
