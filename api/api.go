@@ -19,6 +19,7 @@
 //	GET /api/v1/alerts                       -           yes         yes
 //	POST /api/v1/alerts/{id}/ack             -           yes         yes
 //	GET /api/v1/events                       own calls   yes         yes
+//	GET /api/v1/nodes                        -           yes         yes
 //
 // Tokens are the configured ones (api.tokens), and the agent tokens the
 // login signs: HMAC-SHA256 over the agent's id, the agent role and an
@@ -205,6 +206,7 @@ func New(cfg Config, deps Deps, log *slog.Logger) (http.Handler, error) {
 	mux.Handle("GET /api/v1/alerts", s.auth(RoleSupervisor, s.alerts))
 	mux.Handle("POST /api/v1/alerts/{id}/ack", s.auth(RoleSupervisor, s.ackAlert))
 	mux.Handle("GET /api/v1/events", s.auth(RoleAgent, s.events))
+	mux.Handle("GET /api/v1/nodes", s.auth(RoleSupervisor, s.nodes))
 	mux.Handle("POST /api/v1/transfers", s.auth(RoleAgent, s.transferCall))
 	desk := pages()
 	for _, dir := range []string{"/agent/", "/supervisor/", "/shared/"} {

@@ -263,12 +263,16 @@ func (d *agentDesk) Agents() []api.AgentView {
 }
 
 // Queues is the queues' view for the operator's API: a caller whose
-// agent's phone rings still waits.
+// agent's phone rings still waits. In a cluster it counts the callers
+// waiting on every node.
 func (d *agentDesk) Queues() []api.QueueView {
 	snap := d.Snapshot()
 	out := make([]api.QueueView, len(snap.Queues))
 	for i, q := range snap.Queues {
 		out[i] = api.QueueView{Name: q.Name, Waiting: q.Waiting + q.Ringing, LongestWait: q.LongestWait, AgentsAvailable: q.Available}
+	}
+	if d.shared != nil {
+		d.shared.elsewhere(out)
 	}
 	return out
 }

@@ -21,7 +21,7 @@ func (s *Server) keepHeartbeat(ctx context.Context, started time.Time) {
 	for {
 		now := time.Now()
 		err := s.store.Heartbeat(ctx, store.Node{Name: s.node, SIP: s.sip.Addr("udp").String(), API: s.cfg.API.Listen,
-			StartedAt: started, HeartbeatAt: now, Draining: s.draining.Load()})
+			StartedAt: started, HeartbeatAt: now, Draining: s.draining.Load(), Queues: s.desk.queueLoad()})
 		if err != nil && ctx.Err() == nil {
 			s.log.Warn("heartbeat not written", "node", s.node, "err", err)
 		}

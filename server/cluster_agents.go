@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hotline-cc/hotline/api"
 	"github.com/hotline-cc/hotline/routing"
 	"github.com/hotline-cc/hotline/sip"
 	"github.com/hotline-cc/hotline/store"
@@ -42,10 +43,14 @@ type sharedAgents struct {
 	remote map[string]store.AgentPhone
 	// held are the agents this node has claimed.
 	held map[string]bool
+	// waiting are the callers waiting on the other nodes, by queue, as
+	// their last heartbeats said.
+	waiting map[string]store.NodeQueue
 }
 
 func newSharedAgents(st *store.Store, node string, log *slog.Logger) *sharedAgents {
-	return &sharedAgents{st: st, node: node, log: log, remote: map[string]store.AgentPhone{}, held: map[string]bool{}}
+	return &sharedAgents{st: st, node: node, log: log, remote: map[string]store.AgentPhone{}, held: map[string]bool{},
+		waiting: map[string]store.NodeQueue{}}
 }
 
 // remotePhone is the agent's phone registered with another node, if the
@@ -105,11 +110,40 @@ func (sa *sharedAgents) releaseFree(ctx context.Context, snap routing.Snapshot) 
 	}
 }
 
-// sync brings the distributor in line with the cluster: it publishes
-// whether this node's agents are ready, counts agents whose phone is on
-// another node, and holds not ready the agents another node has claimed.
+// elsewhere adds the callers waiting on the other nodes to this node's
+// view of its queues.
+func (sa *sharedAgents) elsewhere(qs []api.QueueView) {
+	sa.mu.Lock()
+	defer sa.mu.Unlock()
+	for i := range qs {
+		w := sa.waiting[qs[i].Name]
+		qs[i].Waiting += w.Waiting
+		qs[i].LongestWait = max(qs[i].LongestWait, time.Duration(w.LongestWaitMS)*time.Millisecond)
+	}
+}
+
+// syncCluster brings the distributor in line with the cluster: it
+// publishes whether this node's agents are ready, counts agents whose
+// phone is on another node, holds not ready the agents another node has
+// claimed, and learns the callers waiting on the other nodes.
 func (d *agentDesk) syncCluster(ctx context.Context, now time.Time) error {
 	sa := d.shared
+	nodes, err := sa.st.Nodes(ctx)
+	if err != nil {
+		return err
+	}
+	waiting := map[string]store.NodeQueue{}
+	for _, n := range nodes {
+		if n.Name == sa.node {
+			continue
+		}
+		for _, q := range n.Queues {
+			w := waiting[q.Name]
+			w.Waiting += q.Waiting
+			w.LongestWaitMS = max(w.LongestWaitMS, q.LongestWaitMS)
+			waiting[q.Name] = w
+		}
+	}
 	phones, err := sa.st.AgentPhones(ctx, now)
 	if err != nil {
 		return err
@@ -134,7 +168,7 @@ func (d *agentDesk) syncCluster(ctx context.Context, now time.Time) error {
 		}
 	}
 	sa.mu.Lock()
-	sa.remote = remote
+	sa.remote, sa.waiting = remote, waiting
 	sa.mu.Unlock()
 
 	snap := d.Snapshot()
@@ -177,6 +211,18 @@ func (d *agentDesk) syncCluster(ctx context.Context, now time.Time) error {
 	}
 	sa.releaseFree(ctx, d.Snapshot())
 	return nil
+}
+
+// queueLoad is this node's callers waiting, by queue, for its heartbeat.
+func (d *agentDesk) queueLoad() []store.NodeQueue {
+	snap := d.Snapshot()
+	out := make([]store.NodeQueue, 0, len(snap.Queues))
+	for _, q := range snap.Queues {
+		if n := q.Waiting + q.Ringing; n > 0 {
+			out = append(out, store.NodeQueue{Name: q.Name, Waiting: n, LongestWaitMS: q.LongestWait.Milliseconds()})
+		}
+	}
+	return out
 }
 
 // dialRemote rings the agent's phone registered with another node.

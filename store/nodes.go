@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -16,15 +17,34 @@ type Node struct {
 	StartedAt   time.Time `json:"started_at"`
 	HeartbeatAt time.Time `json:"heartbeat_at"`
 	Draining    bool      `json:"draining"`
+	// Queues are the node's callers waiting, by queue, for the
+	// supervisors' view of the whole cluster.
+	Queues []NodeQueue `json:"queues"`
+}
+
+// NodeQueue is one queue's callers waiting on one node.
+type NodeQueue struct {
+	Name    string `json:"name"`
+	Waiting int    `json:"waiting"`
+	// LongestWaitMS is how long the longest-waiting caller had waited at
+	// the heartbeat.
+	LongestWaitMS int64 `json:"longest_wait_ms"`
 }
 
 // Heartbeat records that n is alive at n.HeartbeatAt, adding its row the
 // first time (or again, after another node took it for dead).
 func (s *Store) Heartbeat(ctx context.Context, n Node) error {
-	_, err := s.exec(ctx, `INSERT INTO cluster_nodes (name, sip, api, started_at, heartbeat_at, draining) VALUES (?, ?, ?, ?, ?, ?)
+	if n.Queues == nil {
+		n.Queues = []NodeQueue{}
+	}
+	queues, err := json.Marshal(n.Queues)
+	if err != nil {
+		return fmt.Errorf("store: heartbeat of node %q: %w", n.Name, err)
+	}
+	_, err = s.exec(ctx, `INSERT INTO cluster_nodes (name, sip, api, started_at, heartbeat_at, draining, queues) VALUES (?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (name) DO UPDATE SET sip = excluded.sip, api = excluded.api, started_at = excluded.started_at,
-	heartbeat_at = excluded.heartbeat_at, draining = excluded.draining`,
-		n.Name, n.SIP, n.API, s.d.timeArg(n.StartedAt), s.d.timeArg(n.HeartbeatAt), n.Draining)
+	heartbeat_at = excluded.heartbeat_at, draining = excluded.draining, queues = excluded.queues`,
+		n.Name, n.SIP, n.API, s.d.timeArg(n.StartedAt), s.d.timeArg(n.HeartbeatAt), n.Draining, string(queues))
 	if err != nil {
 		return fmt.Errorf("store: heartbeat of node %q: %w", n.Name, err)
 	}
@@ -58,7 +78,7 @@ func forgetNode(ctx context.Context, tx *sql.Tx, d dialect, node string) error {
 
 // Nodes lists the nodes whose rows are in the database, by name.
 func (s *Store) Nodes(ctx context.Context) ([]Node, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT name, sip, api, started_at, heartbeat_at, draining FROM cluster_nodes ORDER BY name`)
+	rows, err := s.db.QueryContext(ctx, `SELECT name, sip, api, started_at, heartbeat_at, draining, queues FROM cluster_nodes ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("store: nodes: %w", err)
 	}
@@ -67,8 +87,12 @@ func (s *Store) Nodes(ctx context.Context) ([]Node, error) {
 	for rows.Next() {
 		var n Node
 		var started, beat nullTime
-		if err := rows.Scan(&n.Name, &n.SIP, &n.API, &started, &beat, &n.Draining); err != nil {
+		var queues string
+		if err := rows.Scan(&n.Name, &n.SIP, &n.API, &started, &beat, &n.Draining, &queues); err != nil {
 			return nil, fmt.Errorf("store: nodes: %w", err)
+		}
+		if err := json.Unmarshal([]byte(queues), &n.Queues); err != nil {
+			return nil, fmt.Errorf("store: node %q queues: %w", n.Name, err)
 		}
 		n.StartedAt, n.HeartbeatAt = started.T, beat.T
 		out = append(out, n)

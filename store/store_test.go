@@ -1187,8 +1187,14 @@ func testNodes(t *testing.T, db newDB) {
 	}
 	beat("n1", 0, false)
 	beat("n2", 0, false)
-	beat("n1", 10*time.Second, true)
+	if err := s.Heartbeat(ctx, Node{Name: "n1", SIP: "127.0.0.1:5071", API: "127.0.0.1:8081", StartedAt: at(0), HeartbeatAt: at(10 * time.Second),
+		Draining: true, Queues: []NodeQueue{{Name: "general", Waiting: 2, LongestWaitMS: 1500}}}); err != nil {
+		t.Fatal(err)
+	}
 	nodes := must(s.Nodes(ctx))(t)
+	if !reflect.DeepEqual(nodes[0].Queues, []NodeQueue{{Name: "general", Waiting: 2, LongestWaitMS: 1500}}) || len(nodes[1].Queues) != 0 {
+		t.Errorf("queues: %+v, %+v", nodes[0].Queues, nodes[1].Queues)
+	}
 	if len(nodes) != 2 || nodes[0].Name != "n1" || !nodes[0].Draining || nodes[1].Name != "n2" || nodes[1].Draining ||
 		nodes[0].SIP != "127.0.0.1:5071" || nodes[0].API != "127.0.0.1:8081" {
 		t.Fatalf("nodes: %+v", nodes)

@@ -242,30 +242,36 @@ func (c *cluster) perNode(where string) map[string]int {
 	return out
 }
 
-// apiCalls lists the call records through n's API: node → count.
-func (c *cluster) apiCalls(n *clusterNode) map[string]int {
-	c.t.Helper()
-	req, err := http.NewRequestWithContext(c.t.Context(), "GET", n.api+"/api/v1/calls?limit=1000", nil)
+// apiGet decodes the supervisor's GET of path on n's API into v.
+func (n *clusterNode) apiGet(t *testing.T, path string, v any) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), "GET", n.api+path, nil)
 	if err != nil {
-		c.t.Fatal(err)
+		t.Fatal(err)
 	}
 	req.Header.Set("Authorization", "Bearer "+e2eAPIToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		c.t.Fatal(err)
+		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != 200 {
-		c.t.Fatalf("%s calls: %s", n.name, resp.Status)
+		t.Fatalf("%s %s: %s", n.name, path, resp.Status)
 	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// apiCalls lists the call records through n's API: node → count.
+func (c *cluster) apiCalls(n *clusterNode) map[string]int {
+	c.t.Helper()
 	var page struct {
 		Calls []struct {
 			Node string `json:"node"`
 		} `json:"calls"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&page); err != nil {
-		c.t.Fatal(err)
-	}
+	n.apiGet(c.t, "/api/v1/calls?limit=1000", &page)
 	out := map[string]int{}
 	for _, call := range page.Calls {
 		out[call.Node]++
@@ -296,9 +302,16 @@ func TestCluster(t *testing.T) {
 		if spread[cn.name] < 6 {
 			t.Errorf("%s took %d of 24 calls, want a fair share (8 each): %v", cn.name, spread[cn.name], spread)
 		}
-		// Every node's API shows the whole cluster's records.
+		// Every node's API shows the whole cluster's records and nodes.
 		if got := c.apiCalls(cn); fmt.Sprint(got) != fmt.Sprint(spread) {
 			t.Errorf("%s's API lists calls by node %v, the database holds %v", cn.name, got, spread)
+		}
+		var nodes struct {
+			Nodes []struct{ Name string }
+		}
+		cn.apiGet(t, "/api/v1/nodes", &nodes)
+		if fmt.Sprint(nodes.Nodes) != "[{node1} {node2} {node3}]" {
+			t.Errorf("%s's API lists the nodes %v", cn.name, nodes.Nodes)
 		}
 	}
 
@@ -382,6 +395,17 @@ func TestClusterAgentAcrossNodes(t *testing.T) {
 
 	caller := startSpokenCall(t, n1.node, "slt", []string{"i want to speak to an agent", "hello my card was stolen yesterday"},
 		[]time.Duration{4 * time.Second, 16 * time.Second})
+	// While she talks with the caller, node2's supervisors see her busy
+	// through the other node.
+	if !waitFor(20*time.Second, func() bool {
+		var agents struct {
+			Agents []struct{ ID, State, Reason string }
+		}
+		n2.apiGet(t, "/api/v1/agents", &agents)
+		return len(agents.Agents) == 1 && agents.Agents[0].State == "not_ready" && agents.Agents[0].Reason == "on a call through another node"
+	}) {
+		t.Error("node2 never showed alice busy with node1's caller")
+	}
 	sr := caller.sipp.wait(t)
 	caller.capt.stop(t)
 	sr.expectSuccess(t)

@@ -8,7 +8,8 @@ CREATE TABLE cluster_nodes (
 	api          TEXT        NOT NULL DEFAULT '', -- the node's API address, host:port
 	started_at   TIMESTAMPTZ NOT NULL,
 	heartbeat_at TIMESTAMPTZ NOT NULL,
-	draining     BOOLEAN     NOT NULL DEFAULT FALSE -- true once it stops taking calls
+	draining     BOOLEAN     NOT NULL DEFAULT FALSE, -- true once it stops taking calls
+	queues       TEXT        NOT NULL DEFAULT '[]'   -- JSON: its callers waiting, by queue
 );
 
 -- Agents' SIP phones, registered with one node and reachable from every node:

@@ -9,7 +9,8 @@ CREATE TABLE cluster_nodes (
 	api          TEXT    NOT NULL DEFAULT '', -- the node's API address, host:port
 	started_at   INTEGER NOT NULL,
 	heartbeat_at INTEGER NOT NULL,
-	draining     INTEGER NOT NULL DEFAULT 0   -- 1 once it stops taking calls
+	draining     INTEGER NOT NULL DEFAULT 0,  -- 1 once it stops taking calls
+	queues       TEXT    NOT NULL DEFAULT '[]' -- JSON: its callers waiting, by queue
 ) STRICT;
 
 -- Agents' SIP phones, registered with one node and reachable from every node:
