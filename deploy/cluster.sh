@@ -18,7 +18,9 @@
 # SIP_PORT (5060), NODE_PORT (5070), API_PORT (8080), PG_PORT (55432),
 # HOTLINE_BIN (bin/hotline, built if missing), NODE_YAML (YAML appended to
 # every node's configuration, e.g. a dialog or ivr section), PING_S (the
-# dispatcher's probe interval in seconds, 1).
+# dispatcher's probe interval in seconds, 1), TRUSTED_NETS (subnets pike lets
+# flood, e.g. 127.0.0.1/32 for a load run from SIPp), RECORD_CALLS (true: each node
+# records its calls as WAV).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -105,7 +107,7 @@ sip:
   rtp_port_max: $((rtp_min + 1998))
   drain_time: 30s
 store: {driver: postgres, dsn_env: HOTLINE_DATABASE_URL}
-recording: {dir: $nd/rec}
+recording: {dir: $nd/rec, calls: ${RECORD_CALLS:-true}}
 api:
   listen: 127.0.0.1:$((api_port + k))
   tokens: [{name: ops, role: supervisor, token_env: HOTLINE_CLUSTER_TOKEN}]
@@ -136,7 +138,7 @@ kamailio_up() {
 	alive "$dir/kamailio.pid" && return
 	kamailio -DD -E -f "$repo/deploy/kamailio.cfg" -Y "$dir" \
 		-A "LISTEN=udp:127.0.0.1:$sip_port" -A "DS_LIST=\"$dir/dispatcher.list\"" \
-		-A "DS_PING_S=$ping_s" -A CHILDREN=1 -A "CTL_SOCKET=\"unix:$dir/kamailio_ctl\"" \
+		-A "DS_PING_S=$ping_s" -A CHILDREN=1 -A "TRUSTED_NETS=\"${TRUSTED_NETS:-192.0.2.0/32}\"" -A "CTL_SOCKET=\"unix:$dir/kamailio_ctl\"" \
 		>>"$dir/kamailio.log" 2>&1 &
 	echo $! >"$dir/kamailio.pid"
 	wait_for "[ -S '$dir/kamailio_ctl' ]" 10 || die "Kamailio did not start: see $dir/kamailio.log"
