@@ -11,7 +11,8 @@
 # streaming μ-law for SECONDS before its BYE, and reports:
 #   - the calls SIPp completed and failed,
 #   - the calls each node took (its records in PostgreSQL),
-#   - each node's CPU seconds per call-minute and peak RSS,
+#   - each node's CPU seconds per call-minute, peak RSS, RTP packets per
+#     call each way and the share of frames its clock sent late,
 #   - Kamailio's and PostgreSQL's CPU seconds over the run,
 #   - PostgreSQL transactions committed per call.
 # Then it stops the cluster. Ports: Kamailio SIP_PORT (45060), nodes
@@ -76,5 +77,15 @@ for ((k = 1; k <= nodes; k++)); do
 	n=$(psql -c "SELECT count(*) FROM calls WHERE node = 'node$k'")
 	cpu=$(awk -v a="${cpu0[$k]}" -v b="$(cpu_of "$pid")" 'BEGIN { print b - a }')
 	rss=$(awk '/VmHWM/ { print int($2 / 1024) }' "/proc/$pid/status")
-	echo "cluster-load: node$k: $n calls, CPU $cpu s = $(awk -v c="$cpu" -v n="$n" -v s="$secs" 'BEGIN { printf "%.2f", n ? c / (n * s / 60) : 0 }') s per call-minute, peak RSS ${rss} MB"
+	# Media, from the node's "call ended" lines: RTP packets each way per
+	# call and the frames its clock sent more than 5 ms late.
+	media=$(awk '
+function num(key,   m) {
+	if (match($0, "\"" key "\":[0-9.e+-]+")) { m = substr($0, RSTART, RLENGTH); sub(/^"[^"]*":/, "", m); return m + 0 }
+	return 0
+}
+/"msg":"call ended"/ { n++; sent += num("sent"); recv += num("received"); frames += num("frames"); late += num("late_frames") }
+END { if (n) printf "RTP %.0f sent and %.0f received per call, %.3f %% frames late", sent / n, recv / n, frames ? 100 * late / frames : 0 }
+' "$CLUSTER_DIR/node$k/hotline.log")
+	echo "cluster-load: node$k: $n calls, CPU $cpu s = $(awk -v c="$cpu" -v n="$n" -v s="$secs" 'BEGIN { printf "%.2f", n ? c / (n * s / 60) : 0 }') s per call-minute, peak RSS ${rss} MB; $media"
 done
