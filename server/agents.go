@@ -157,10 +157,11 @@ func (d *agentDesk) Ring(ctx context.Context, callID string, offer routing.Outco
 			if err == nil {
 				err = errAgentElsewhere
 			}
+			// Held not ready, not offered the call again, until the
+			// cluster sync sees the claim go.
 			log.Info("agent not offered: another node has them, or the claim failed", "err", err)
-			d.report(log, d.Reject, callID, offer.Agent)
-			if serr := d.SetState(offer.Agent, routing.NotReady, reasonElsewhere); serr != nil {
-				log.Debug("agent not held not ready", "err", serr)
+			if uerr := d.Unavailable(callID, offer.Agent, reasonElsewhere); uerr != nil {
+				log.Debug("offer already withdrawn", "err", uerr)
 			}
 			return nil, err
 		}
