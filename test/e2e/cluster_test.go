@@ -263,6 +263,41 @@ func (n *clusterNode) apiGet(t *testing.T, path string, v any) {
 	}
 }
 
+// agent is the agent's state in n's API, with the reason when there is
+// one: "not_ready: break".
+func (n *clusterNode) agent(t *testing.T, id string) string {
+	t.Helper()
+	var agents struct {
+		Agents []struct{ ID, State, Reason string }
+	}
+	n.apiGet(t, "/api/v1/agents", &agents)
+	for _, a := range agents.Agents {
+		if a.ID == id {
+			return strings.TrimSuffix(a.State+": "+a.Reason, ": ")
+		}
+	}
+	return ""
+}
+
+// apiPost posts the JSON body to path on n's API as the supervisor.
+func (n *clusterNode) apiPost(t *testing.T, path, body string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), "POST", n.api+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+e2eAPIToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("%s POST %s: %s", n.name, path, resp.Status)
+	}
+}
+
 // apiCalls lists the call records through n's API: node → count.
 func (c *cluster) apiCalls(n *clusterNode) map[string]int {
 	c.t.Helper()
@@ -373,7 +408,9 @@ func TestCluster(t *testing.T) {
 // caller on node1 asks for a person and is put through to her:
 // node1 claims alice in the shared store, rings her phone where it
 // registered and bridges her leg with the caller's. node2 never offers
-// her the call, and once she is free again the claim is released.
+// her the call, and once she is free again the claim is released. Then a
+// caller waits in node1's queue while alice is on a break, node1 is
+// killed, and node2 closes the waiting caller's record.
 func TestClusterAgentAcrossNodes(t *testing.T) {
 	needRoot(t)
 	need(t, "flite")
@@ -397,13 +434,7 @@ func TestClusterAgentAcrossNodes(t *testing.T) {
 		[]time.Duration{4 * time.Second, 16 * time.Second})
 	// While she talks with the caller, node2's supervisors see her busy
 	// through the other node.
-	if !waitFor(20*time.Second, func() bool {
-		var agents struct {
-			Agents []struct{ ID, State, Reason string }
-		}
-		n2.apiGet(t, "/api/v1/agents", &agents)
-		return len(agents.Agents) == 1 && agents.Agents[0].State == "not_ready" && agents.Agents[0].Reason == "on a call through another node"
-	}) {
+	if !waitFor(20*time.Second, func() bool { return n2.agent(t, "alice") == "not_ready: on a call through another node" }) {
 		t.Error("node2 never showed alice busy with node1's caller")
 	}
 	sr := caller.sipp.wait(t)
@@ -440,4 +471,27 @@ func TestClusterAgentAcrossNodes(t *testing.T) {
 	if agent != "alice" || disposition != "completed" {
 		t.Errorf("stored call: agent %q, %s; want alice, completed", agent, disposition)
 	}
+
+	// Alice takes a break on node2, which node1 learns: the next caller on
+	// node1 waits in its queue. Node1 dies; node2 closes the record of the
+	// caller it held.
+	if !waitFor(10*time.Second, func() bool { return n2.agent(t, "alice") == "available" }) {
+		t.Fatal("node2 never showed alice available again")
+	}
+	n2.apiPost(t, "/api/v1/agents/alice/state", `{"state": "not_ready", "reason": "break"}`)
+	n1.logs.must(t, "agent state from the cluster", map[string]any{"agent": "alice", "state": "offline"}, 5*time.Second)
+	waiting := startSpokenCall(t, n1.node, "slt", []string{"i want to speak to an agent"}, []time.Duration{4 * time.Second})
+	queued := waiting.sipp.res.CallID
+	n1.logs.must(t, "waiting for an agent", map[string]any{"call_id": queued}, 20*time.Second)
+	n1.Kill()
+	n2.logs.must(t, "node dead: its open calls closed as interrupted", map[string]any{"dead_node": "node1"}, 15*time.Second)
+	var queue string
+	if err := c.db.QueryRowContext(t.Context(), `SELECT c.disposition, t.queue FROM calls c JOIN transfers t ON t.call = c.id WHERE c.call_id = $1`,
+		queued).Scan(&disposition, &queue); err != nil {
+		t.Fatal(err)
+	}
+	if disposition != "interrupted" || queue != "general" {
+		t.Errorf("the queued caller's record: %s, transferred to %q; want interrupted, general", disposition, queue)
+	}
+	// The caller's SIPp, whose node is gone, ends with the test.
 }
