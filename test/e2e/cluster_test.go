@@ -422,11 +422,22 @@ func TestClusterAgentAcrossNodes(t *testing.T) {
 		Extra: "routing: {wrap_up: 1s, agents: [{id: alice}], queues: [{name: general, ring_timeout: 10s}, {name: cards}, " +
 			"{name: accounts}, {name: loans}, {name: fraud}, {name: complaints}, {name: crisis}]}",
 	})
-	n1, n2 := c.nodes[0], c.nodes[1]
-
+	// Alice's phone registers through Kamailio: n2 is the node it reached,
+	// n1 the other, where the callers come.
 	phonePort := freePort(t)
-	registerPhone(t, n2.node, "alice", phonePort)
-	n2.logs.must(t, "agent phone", map[string]any{"agent": "alice", "state": "available"}, 5*time.Second)
+	registerPhone(t, c.front, "alice", phonePort)
+	var n1, n2 *clusterNode
+	if !waitFor(5*time.Second, func() bool {
+		for i, n := range c.nodes {
+			if len(n.logs.find("agent phone", map[string]any{"agent": "alice", "state": "available"})) > 0 {
+				n1, n2 = c.nodes[1-i], n
+				return true
+			}
+		}
+		return false
+	}) {
+		t.Fatal("alice's REGISTER through Kamailio reached no node")
+	}
 	n1.logs.must(t, "agent state from the cluster", map[string]any{"agent": "alice", "state": "available"}, 5*time.Second)
 	phone := startSIPp(t, n2.node, sippRun{Scenario: "uas_answer.xml", Timeout: 90 * time.Second, SIPPort: phonePort})
 
@@ -446,7 +457,7 @@ func TestClusterAgentAcrossNodes(t *testing.T) {
 	call := map[string]any{"call_id": sr.CallID}
 	n1.logs.must(t, "call ended", call, 10*time.Second)
 	n1.logs.none(t, "call flow failed", call)
-	n1.logs.must(t, "ringing an agent's phone registered with another node", map[string]any{"agent": "alice", "phone_node": "node2"}, time.Second)
+	n1.logs.must(t, "ringing an agent's phone registered with another node", map[string]any{"agent": "alice", "phone_node": n2.name}, time.Second)
 	connected := n1.logs.must(t, "agent connected", call, time.Second)
 	if connected["agent"] != "alice" {
 		t.Errorf("connected %v", connected)
@@ -465,9 +476,10 @@ func TestClusterAgentAcrossNodes(t *testing.T) {
 		t.Error("alice's claim was not released after her call")
 	}
 	var agent, disposition string
-	if err := c.db.QueryRowContext(t.Context(), `SELECT agent, disposition FROM calls WHERE call_id = $1`, sr.CallID).Scan(&agent, &disposition); err != nil {
-		t.Fatal(err)
-	}
+	waitFor(5*time.Second, func() bool { // the record closes as the call's handler returns
+		err := c.db.QueryRowContext(t.Context(), `SELECT agent, disposition FROM calls WHERE call_id = $1`, sr.CallID).Scan(&agent, &disposition)
+		return err == nil && disposition != ""
+	})
 	if agent != "alice" || disposition != "completed" {
 		t.Errorf("stored call: agent %q, %s; want alice, completed", agent, disposition)
 	}
@@ -484,7 +496,7 @@ func TestClusterAgentAcrossNodes(t *testing.T) {
 	queued := waiting.sipp.res.CallID
 	n1.logs.must(t, "waiting for an agent", map[string]any{"call_id": queued}, 20*time.Second)
 	n1.Kill()
-	n2.logs.must(t, "node dead: its open calls closed as interrupted", map[string]any{"dead_node": "node1"}, 15*time.Second)
+	n2.logs.must(t, "node dead: its open calls closed as interrupted", map[string]any{"dead_node": n1.name}, 15*time.Second)
 	var queue string
 	if err := c.db.QueryRowContext(t.Context(), `SELECT c.disposition, t.queue FROM calls c JOIN transfers t ON t.call = c.id WHERE c.call_id = $1`,
 		queued).Scan(&disposition, &queue); err != nil {
