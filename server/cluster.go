@@ -18,6 +18,10 @@ import (
 func (s *Server) keepHeartbeat(ctx context.Context, started time.Time) {
 	tick := time.NewTicker(s.cfg.Store.Heartbeat)
 	defer tick.Stop()
+	var wake <-chan struct{}
+	if s.desk.shared != nil {
+		wake = s.desk.shared.wake
+	}
 	for {
 		now := time.Now()
 		err := s.store.Heartbeat(ctx, store.Node{Name: s.node, SIP: s.sip.Addr("udp").String(), API: s.cfg.API.Listen,
@@ -37,10 +41,25 @@ func (s *Server) keepHeartbeat(ctx context.Context, started time.Time) {
 				s.log.Warn("agents not synced with the cluster", "err", err)
 			}
 		}
+		if !s.syncWhenWoken(ctx, tick.C, wake) {
+			return
+		}
+	}
+}
+
+// syncWhenWoken syncs the agents each time wake fires, until the next
+// heartbeat is due (true) or ctx ends (false).
+func (s *Server) syncWhenWoken(ctx context.Context, beat <-chan time.Time, wake <-chan struct{}) bool {
+	for {
 		select {
 		case <-ctx.Done():
-			return
-		case <-tick.C:
+			return false
+		case <-beat:
+			return true
+		case <-wake:
+			if err := s.desk.syncCluster(ctx, time.Now()); err != nil && ctx.Err() == nil {
+				s.log.Warn("agents not synced with the cluster", "err", err)
+			}
 		}
 	}
 }

@@ -46,11 +46,37 @@ type sharedAgents struct {
 	// waiting are the callers waiting on the other nodes, by queue, as
 	// their last heartbeats said.
 	waiting map[string]store.NodeQueue
+
+	// wake asks for a sync before the next heartbeat: an agent's phone or
+	// claim changed somewhere in the cluster.
+	wake chan struct{}
 }
 
 func newSharedAgents(st *store.Store, node string, log *slog.Logger) *sharedAgents {
 	return &sharedAgents{st: st, node: node, log: log, remote: map[string]store.AgentPhone{}, held: map[string]bool{},
-		waiting: map[string]store.NodeQueue{}}
+		waiting: map[string]store.NodeQueue{}, wake: make(chan struct{}, 1)}
+}
+
+// listen wakes the sync whenever an agent's phone or claim changes on any
+// node (PostgreSQL's notifications), until ctx ends; a lost connection is
+// listened on again after retry. Between wake-ups the heartbeat syncs.
+func (sa *sharedAgents) listen(ctx context.Context, retry time.Duration) {
+	poke := func() {
+		select {
+		case sa.wake <- struct{}{}:
+		default: // a sync is due already
+		}
+	}
+	for {
+		if err := sa.st.ListenAgents(ctx, poke); err != nil {
+			sa.log.Warn("not listening for agent changes; the heartbeat syncs", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(retry):
+		}
+	}
 }
 
 // remotePhone is the agent's phone registered with another node, if the

@@ -277,6 +277,9 @@ func (s *Server) Start(ctx context.Context) error {
 		started := time.Now()
 		s.chores.Go(func() { s.keepHeartbeat(ctx, started) })
 	}
+	if s.desk.shared != nil {
+		s.chores.Go(func() { s.desk.shared.listen(ctx, s.cfg.Store.Heartbeat) })
+	}
 	return nil
 }
 

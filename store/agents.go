@@ -2,8 +2,12 @@ package store
 
 import (
 	"context"
+	"database/sql/driver"
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/jackc/pgx/v5/stdlib"
 )
 
 // AgentPhone is an agent's SIP phone as the node it registered with
@@ -126,4 +130,37 @@ func (s *Store) AgentClaims(ctx context.Context) ([]AgentClaim, error) {
 		return nil, fmt.Errorf("store: agent claims: %w", err)
 	}
 	return out, nil
+}
+
+// ListenAgents calls changed whenever a node changes an agent's phone or
+// claim (PostgreSQL's LISTEN on the notifications the tables' triggers
+// send), until ctx ends or the connection fails; it holds one connection
+// meanwhile. With SQLite, which serves one node, it returns at once.
+func (s *Store) ListenAgents(ctx context.Context, changed func()) error {
+	if s.d.name != Postgres {
+		return nil
+	}
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("store: listen for agent changes: %w", err)
+	}
+	defer conn.Close()
+	err = conn.Raw(func(dc any) error {
+		pc := dc.(*stdlib.Conn).Conn()
+		if _, err := pc.Exec(ctx, "LISTEN hotline_agents"); err != nil {
+			return err
+		}
+		for {
+			if _, err := pc.WaitForNotification(ctx); err != nil {
+				// The connection still listens: it must not go back to
+				// the pool.
+				return errors.Join(err, driver.ErrBadConn)
+			}
+			changed()
+		}
+	})
+	if ctx.Err() != nil {
+		return nil
+	}
+	return fmt.Errorf("store: listen for agent changes: %w", err)
 }

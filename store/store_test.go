@@ -47,6 +47,7 @@ var suite = []struct {
 	{"CloseReleases", testCloseReleases},
 	{"Nodes", testNodes},
 	{"AgentPhonesAndClaims", testAgentPhonesAndClaims},
+	{"ListenAgents", testListenAgents},
 }
 
 func runSuite(t *testing.T, db newDB) {
@@ -1302,5 +1303,85 @@ func testAgentPhonesAndClaims(t *testing.T, db newDB) {
 	}
 	if claims := must(s.AgentClaims(ctx))(t); len(claims) != 0 {
 		t.Errorf("claims after n1 left: %+v", claims)
+	}
+}
+
+// testListenAgents: on PostgreSQL a claim, a release and a phone wake the
+// listener, and an update that changes nothing does not; on SQLite, one
+// node's store, listening returns at once.
+func testListenAgents(t *testing.T, db newDB) {
+	s := open(t, db(t))
+	lctx, cancel := context.WithCancel(ctx)
+	changed := make(chan struct{}, 16)
+	done := make(chan error, 1)
+	go func() { done <- s.ListenAgents(lctx, func() { changed <- struct{}{} }) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("ListenAgents: %v", err)
+		}
+	}()
+	if s.Driver() == SQLite {
+		if err := <-done; err != nil {
+			t.Fatalf("ListenAgents on SQLite: %v", err)
+		}
+		done <- nil
+		return
+	}
+	// The listener is up once a change reaches it: retry the first.
+	for i := 0; ; i++ {
+		if err := s.SetAgentPhone(ctx, AgentPhone{Agent: "alice", Node: "n1", Contact: "sip:a@127.0.0.1", Source: "127.0.0.1:5099",
+			Transport: "udp", Expires: at(time.Duration(i) * time.Hour), Ready: true}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-changed:
+		case <-time.After(100 * time.Millisecond):
+			if i == 100 {
+				t.Fatal("no notification of a phone")
+			}
+			continue
+		}
+		break
+	}
+	drain := func() {
+		for len(changed) > 0 {
+			<-changed
+		}
+	}
+	for _, c := range []struct {
+		name   string
+		change func() error
+	}{
+		{"claim", func() error {
+			_, err := s.ClaimAgent(ctx, AgentClaim{Agent: "alice", Call: "c1", Node: "n1", At: at(0)})
+			return err
+		}},
+		{"release", func() error { return s.ReleaseAgent(ctx, "alice", "n1") }},
+		{"not ready", func() error { return s.SetAgentReady(ctx, "alice", "n1", false) }},
+	} {
+		drain()
+		if err := c.change(); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-changed:
+		case <-time.After(10 * time.Second):
+			t.Errorf("no notification of the %s", c.name)
+		}
+	}
+	// Nothing changes, nothing is said: the next notification is the
+	// claim's, not the unchanged readiness's or the absent claim's.
+	drain()
+	if err := s.SetAgentReady(ctx, "alice", "n1", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ReleaseAgent(ctx, "alice", "n2"); err != nil {
+		t.Fatal(err)
+	}
+	must(s.ClaimAgent(ctx, AgentClaim{Agent: "bob", Call: "c2", Node: "n1", At: at(0)}))(t)
+	<-changed
+	if len(changed) != 0 {
+		t.Errorf("%d notifications more than the claim's", len(changed))
 	}
 }

@@ -34,3 +34,17 @@ CREATE TABLE agent_claims (
 	node       TEXT NOT NULL,              -- the node ringing the agent
 	claimed_at TIMESTAMPTZ NOT NULL
 );
+
+-- A change of an agent's phone or claim wakes the other nodes (LISTEN
+-- hotline_agents) at once, rather than at their next heartbeat. Row triggers:
+-- an UPDATE or DELETE that changes nothing says nothing.
+CREATE FUNCTION hotline_agents_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM pg_notify('hotline_agents', '');
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER agent_phones_changed AFTER INSERT OR UPDATE OR DELETE ON agent_phones
+	FOR EACH ROW EXECUTE FUNCTION hotline_agents_changed();
+CREATE TRIGGER agent_claims_changed AFTER INSERT OR UPDATE OR DELETE ON agent_claims
+	FOR EACH ROW EXECUTE FUNCTION hotline_agents_changed();
