@@ -507,3 +507,70 @@ func TestClusterAgentAcrossNodes(t *testing.T) {
 	}
 	// The caller's SIPp, whose node is gone, ends with the test.
 }
+
+// TestClusterScript: deploy/cluster.sh brings up PostgreSQL, two nodes and
+// Kamailio, a call through Kamailio succeeds and is recorded, status shows
+// them all, a drained node is marked down by Kamailio, and down stops
+// everything.
+func TestClusterScript(t *testing.T) {
+	needRoot(t)
+	need(t, "kamailio")
+	// PostgreSQL runs as the postgres user: the folder must be reachable.
+	dir, err := os.MkdirTemp("", "hotline-cluster-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// Node K takes NODE_PORT+K and API_PORT+K: ports next to free ones,
+	// most likely free too.
+	front, nodePort, apiPort, pgPort := freePort(t), freePort(t), freePort(t), freePort(t)
+	env := append(os.Environ(), "CLUSTER_DIR="+dir, fmt.Sprintf("SIP_PORT=%d", front), fmt.Sprintf("NODE_PORT=%d", nodePort),
+		fmt.Sprintf("API_PORT=%d", apiPort), fmt.Sprintf("PG_PORT=%d", pgPort), "HOTLINE_BIN="+hotlineBin,
+		"RECORD_CALLS=false", "NODE_YAML=dialog: {brain: menu}\nivr: {menu_timeout: 60s, speech: false}")
+	script := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(filepath.Join(repoRoot, "deploy", "cluster.sh"), args...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("cluster.sh %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	t.Cleanup(func() { script("down") })
+	script("up", "2")
+
+	r := startSIPp(t, &node{SIPPort: front}, sippRun{Scenario: "uac_cluster.xml", Timeout: 30 * time.Second,
+		Args: []string{"-d", "1000"}}).wait(t)
+	r.expectSuccess(t)
+	status := script("status")
+	for _, want := range []string{"node1: running", "node2: running", "postgres: running", "kamailio: running", "FLAGS: AP"} {
+		if !strings.Contains(status, want) {
+			t.Errorf("status lacks %q:\n%s", want, status)
+		}
+	}
+	db, err := sql.Open("pgx", fmt.Sprintf("postgres://hotline@127.0.0.1:%d/hotline?sslmode=disable", pgPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRowContext(t.Context(), `SELECT count(*) FROM calls WHERE call_id = $1`, r.CallID).Scan(&n); err != nil || n != 1 {
+		t.Errorf("the call's record: %d, %v", n, err)
+	}
+
+	script("drain", "2")
+	if !waitFor(10*time.Second, func() bool { return strings.Contains(script("status"), "node2: stopped") }) {
+		t.Errorf("node2 did not stop:\n%s", script("status"))
+	}
+	if !waitFor(10*time.Second, func() bool { return strings.Contains(script("status"), "FLAGS: IP") }) {
+		t.Errorf("Kamailio still has every node up after node2's drain:\n%s", script("status"))
+	}
+	script("down")
+	if s := script("status"); strings.Contains(s, "running") {
+		t.Errorf("still running after down:\n%s", s)
+	}
+}

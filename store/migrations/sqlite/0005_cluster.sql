@@ -13,7 +13,8 @@ CREATE TABLE cluster_nodes (
 	queues       TEXT    NOT NULL DEFAULT '[]' -- JSON: its callers waiting, by queue
 ) STRICT;
 
--- Agents' SIP phones, registered with one node and reachable from every node:
+-- Agents' SIP phones, registered with one node and reachable from every node
+-- (a cluster shares PostgreSQL: with SQLite's one node these stay empty):
 -- a caller queued on any node may be offered to the agent. ready is the agent's
 -- own choice as their phone's node knows it (not ready, signed off: false).
 CREATE TABLE agent_phones (
