@@ -35,6 +35,7 @@ func (s *Server) keepHeartbeat(ctx context.Context, started time.Time) {
 		}
 		for node, calls := range reaped {
 			s.log.Warn("node dead: its open calls closed as interrupted", "dead_node", node, "calls", calls)
+			s.metrics.NodeReaped()
 		}
 		if s.desk.shared != nil {
 			if err := s.desk.syncCluster(ctx, now); err != nil && ctx.Err() == nil {

@@ -158,6 +158,7 @@ func (d *agentDesk) syncCluster(ctx context.Context, now time.Time) error {
 	if err != nil {
 		return err
 	}
+	d.m.ClusterNodes(len(nodes))
 	waiting := map[string]store.NodeQueue{}
 	for _, n := range nodes {
 		if n.Name == sa.node {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -279,6 +280,21 @@ func (n *clusterNode) agent(t *testing.T, id string) string {
 	return ""
 }
 
+// metrics is n's Prometheus exposition.
+func (n *clusterNode) metrics(t *testing.T) string {
+	t.Helper()
+	resp, err := http.Get(n.api + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 // apiPost posts the JSON body to path on n's API as the supervisor.
 func (n *clusterNode) apiPost(t *testing.T, path, body string) {
 	t.Helper()
@@ -348,6 +364,9 @@ func TestCluster(t *testing.T) {
 		if fmt.Sprint(nodes.Nodes) != "[{node1} {node2} {node3}]" {
 			t.Errorf("%s's API lists the nodes %v", cn.name, nodes.Nodes)
 		}
+		if m := cn.metrics(t); !strings.Contains(m, "\nhotline_cluster_nodes 3\n") || !strings.Contains(m, "\nhotline_calls_total{disposition=\"completed\"}") {
+			t.Errorf("%s's metrics lack the cluster's 3 nodes or its calls", cn.name)
+		}
 	}
 
 	// Drain node2 once it has calls in progress: not one call fails.
@@ -393,6 +412,9 @@ func TestCluster(t *testing.T) {
 
 	// A surviving node takes node3 for dead and closes its records.
 	n1.logs.must(t, "node dead: its open calls closed as interrupted", map[string]any{"dead_node": "node3"}, 15*time.Second)
+	if m := n1.metrics(t); !strings.Contains(m, "\nhotline_cluster_nodes_reaped_total 1\n") {
+		t.Error("node1's metrics do not count the dead node it reaped")
+	}
 	if open := c.perNode("WHERE ended_at IS NULL"); len(open) != 0 {
 		t.Errorf("calls left open after the run: %v", open)
 	}
