@@ -189,12 +189,18 @@ func (d *agentDesk) syncCluster(ctx context.Context, now time.Time) error {
 		}
 	}
 	elsewhere := map[string]bool{}
+	sa.mu.Lock()
 	for _, c := range claims {
-		if c.Node != sa.node {
+		switch {
+		case c.Node != sa.node:
 			elsewhere[c.Agent] = true
+		case !sa.held[c.Agent]:
+			// A claim this node made but never learned it had (its
+			// answer lost with a cancelled ring): releaseFree frees it
+			// once the agent is free here.
+			sa.held[c.Agent] = true
 		}
 	}
-	sa.mu.Lock()
 	sa.remote, sa.waiting = remote, waiting
 	sa.mu.Unlock()
 
