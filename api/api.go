@@ -36,6 +36,7 @@
 //	GET /api/v1/campaigns/{id}/results       -           yes         yes
 //	GET, POST /api/v1/dnc                    -           yes         yes
 //	DELETE /api/v1/dnc/{number}              -           yes         yes
+//	GET /api/v1/nodes                        -           yes         yes
 //
 // (*) or with no token, by the link signed for an hour that a call's
 // detail gives a supervisor for each recording (play_url): the review
@@ -247,6 +248,7 @@ func New(cfg Config, deps Deps, log *slog.Logger) (http.Handler, error) {
 	mux.Handle("GET /api/v1/alerts", s.auth(RoleSupervisor, s.alerts))
 	mux.Handle("POST /api/v1/alerts/{id}/ack", s.auth(RoleSupervisor, s.ackAlert))
 	mux.Handle("GET /api/v1/events", s.auth(RoleAgent, s.events))
+	mux.Handle("GET /api/v1/nodes", s.auth(RoleSupervisor, s.nodes))
 	mux.Handle("POST /api/v1/transfers", s.auth(RoleAgent, s.transferCall))
 	mux.Handle("GET /api/v1/knowledge", s.auth(RoleSupervisor, s.listArticles))
 	mux.Handle("GET /api/v1/knowledge/{id...}", s.auth(RoleSupervisor, s.article))

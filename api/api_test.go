@@ -434,6 +434,27 @@ func TestAgentsAndQueues(t *testing.T) {
 	}
 }
 
+// TestNodes: the nodes sharing the store, as their heartbeats describe
+// them, for supervisors only.
+func TestNodes(t *testing.T) {
+	f := newFixture(t)
+	if err := f.store.Heartbeat(context.Background(), store.Node{Name: "node1", SIP: "127.0.0.1:5071", API: "127.0.0.1:8081",
+		StartedAt: t0, HeartbeatAt: t0.Add(time.Second), Draining: true,
+		Queues: []store.NodeQueue{{Name: "billing", Waiting: 2, LongestWaitMS: 4000}}}); err != nil {
+		t.Fatal(err)
+	}
+	var got struct{ Nodes []nodeJSON }
+	f.get(t, "/api/v1/nodes", supToken).json(t, &got)
+	want := nodeJSON{Name: "node1", SIP: "127.0.0.1:5071", API: "127.0.0.1:8081", StartedAt: t0, HeartbeatAt: t0.Add(time.Second),
+		Draining: true, Queues: []nodeQueueJSON{{Name: "billing", Waiting: 2, LongestWaitMS: 4000}}}
+	if len(got.Nodes) != 1 || !reflect.DeepEqual(got.Nodes[0], want) {
+		t.Errorf("nodes %+v, want %+v", got.Nodes, want)
+	}
+	if r := f.get(t, "/api/v1/nodes", aliceToken); r.status != http.StatusForbidden {
+		t.Errorf("agent's nodes: %d", r.status)
+	}
+}
+
 func TestHealth(t *testing.T) {
 	f := newFixture(t)
 	if r := f.get(t, "/healthz", ""); r.status != http.StatusOK || !strings.Contains(string(r.body), `"ok"`) {

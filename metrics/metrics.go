@@ -78,6 +78,8 @@ type Metrics struct {
 	agents        *prometheus.GaugeVec     // state
 	crisis        prometheus.Counter
 	transfers     *prometheus.CounterVec // queue
+	clusterNodes  prometheus.Gauge
+	nodesReaped   prometheus.Counter
 }
 
 // New returns a Metrics on a new registry, with the Go runtime and process
@@ -156,10 +158,18 @@ func New() *Metrics {
 		Help: "Calls handed to a queue, by queue.",
 	}, []string{"queue"})
 
+	m.clusterNodes = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "cluster_nodes",
+		Help: "Nodes of the cluster with a current heartbeat, this one included, as this node last read them.",
+	})
+	m.nodesReaped = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: namespace, Name: "cluster_nodes_reaped_total",
+		Help: "Dead nodes (stale heartbeat) whose open calls this node closed.",
+	})
 	for _, c := range []prometheus.Collector{
 		m.callsActive, m.callsAnswered, m.calls, m.sipResponses, m.rtpLost, m.rtpJitter, m.lateFrames,
 		m.asrLatency, m.ttsLatency, m.llmLatency, m.turnLatency, m.bargeIns, m.queueLength, m.queueWait,
-		m.agents, m.crisis, m.transfers,
+		m.agents, m.crisis, m.transfers, m.clusterNodes, m.nodesReaped,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {
@@ -320,6 +330,22 @@ func (m *Metrics) Transfer(queue string) {
 		return
 	}
 	m.transfers.WithLabelValues(label(queue)).Inc()
+}
+
+// ClusterNodes sets how many nodes of the cluster are alive.
+func (m *Metrics) ClusterNodes(n int) {
+	if m == nil {
+		return
+	}
+	m.clusterNodes.Set(float64(n))
+}
+
+// NodeReaped counts a dead node whose calls this node closed.
+func (m *Metrics) NodeReaped() {
+	if m == nil {
+		return
+	}
+	m.nodesReaped.Inc()
 }
 
 func observe(o prometheus.Observer, d time.Duration) {

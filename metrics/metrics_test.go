@@ -134,6 +134,8 @@ func TestScrape(t *testing.T) {
 	m.CrisisEscalation()
 	m.Transfer("billing")
 	m.Transfer("")
+	m.ClusterNodes(3)
+	m.NodeReaped()
 
 	fams := scrape(t, m)
 	for _, c := range []struct {
@@ -158,6 +160,8 @@ func TestScrape(t *testing.T) {
 		{"hotline_crisis_escalations_total", nil, 1},
 		{"hotline_transfers_total", map[string]string{"queue": "billing"}, 1},
 		{"hotline_transfers_total", map[string]string{"queue": "unknown"}, 1},
+		{"hotline_cluster_nodes", nil, 3},
+		{"hotline_cluster_nodes_reaped_total", nil, 1},
 	} {
 		if got := value(t, fams, c.name, c.labels); got != c.want {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
@@ -241,6 +245,8 @@ func TestNil(t *testing.T) {
 	m.Agents("busy", 1)
 	m.CrisisEscalation()
 	m.Transfer("q")
+	m.ClusterNodes(1)
+	m.NodeReaped()
 }
 
 func BenchmarkObserve(b *testing.B) {

@@ -76,6 +76,7 @@ const (
 	ReasonMissedCalls = "missed calls"
 	reasonNoAnswer    = "no answer"
 	reasonRejected    = "rejected"
+	reasonUnavailable = "unavailable"
 )
 
 // handledWindow is how many recent calls a queue's handle time averages.
@@ -386,7 +387,7 @@ func (a *ACD) offer(t *ticket, ag *agent, via *queue) {
 	ag.call = t
 	via.rr = ag.idx
 	a.setState(ag, Ringing, "")
-	t.ring = a.after(via.cfg.RingTimeout, func() { a.unanswered(t, reasonNoAnswer) })
+	t.ring = a.after(via.cfg.RingTimeout, func() { a.unanswered(t, reasonNoAnswer, "") })
 	t.log.Debug("call offered", "agent", ag.cfg.ID, "queue", via.cfg.Name)
 	a.emit(Event{Kind: CallOffered, Call: t.call.ID, Agent: ag.cfg.ID, Queue: via.cfg.Name, Class: t.Class})
 	t.post(Outcome{Kind: Offered, Agent: ag.cfg.ID, AgentName: ag.cfg.Name, Queue: via.cfg.Name})
@@ -421,7 +422,7 @@ func (a *ACD) Reject(callID, agentID string) error {
 	if err != nil {
 		return err
 	}
-	a.unanswered(t, reasonRejected)
+	a.unanswered(t, reasonRejected, "")
 	return nil
 }
 
@@ -435,7 +436,23 @@ func (a *ACD) NoAnswer(callID, agentID string) error {
 	if err != nil {
 		return err
 	}
-	a.unanswered(t, reasonNoAnswer)
+	a.unanswered(t, reasonNoAnswer, "")
+	return nil
+}
+
+// Unavailable reports that agentID, offered call callID, cannot take it
+// for a reason the distributor does not see (another node of a cluster
+// has them): the call goes to the next agent, the agent has not missed it
+// and is made not ready with reason, in one step, so the call is not
+// offered to them again until they are made available.
+func (a *ACD) Unavailable(callID, agentID, reason string) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	t, err := a.offered(callID, agentID)
+	if err != nil {
+		return err
+	}
+	a.unanswered(t, reasonUnavailable, reason)
 	return nil
 }
 
@@ -454,19 +471,24 @@ func (a *ACD) offered(callID, agentID string) (*ticket, error) {
 }
 
 // unanswered ends the ring at t's agent and routes t on: to the next
-// agent, or to its overflow when it has meanwhile waited too long.
-func (a *ACD) unanswered(t *ticket, reason string) {
+// agent, or to its overflow when it has meanwhile waited too long. The
+// agent is available again, or not ready with hold when it is given, or
+// after too many missed calls.
+func (a *ACD) unanswered(t *ticket, reason, hold string) {
 	ag := t.agent
 	t.ring.stop()
 	t.state, t.agent, ag.call = waiting, nil, nil
 	if reason == reasonNoAnswer {
 		ag.missed++
 	}
-	if ag.missed >= a.cfg.MaxMissed {
+	switch {
+	case hold != "":
+		a.setState(ag, NotReady, hold)
+	case ag.missed >= a.cfg.MaxMissed:
 		ag.missed = 0
 		t.log.Warn("agent made not ready", "agent", ag.cfg.ID, "missed", a.cfg.MaxMissed)
 		a.setState(ag, NotReady, ReasonMissedCalls)
-	} else {
+	default:
 		a.setState(ag, Available, "")
 	}
 	t.log.Debug("offer retracted", "agent", ag.cfg.ID, "reason", reason)

@@ -107,6 +107,35 @@ func TestSkills(t *testing.T) {
 }
 
 // TestRingTimeoutAndMissedCalls: an unanswered ring goes to the next
+// TestUnavailable: an agent offered a call who turns out to be taken
+// elsewhere is not offered it again: the call goes to the next agent, or
+// waits, and the agent is not ready with the reason given, without a miss,
+// until made available.
+func TestUnavailable(t *testing.T) {
+	a, clk := newTestACD(t, testConfig("ann", "bob"), nil)
+	login(t, a, clk, "ann")
+	tk := enqueue(t, a, Call{ID: "c1"})
+	expectOffer(t, tk, "ann")
+	if err := a.Unavailable("c1", "ann", "elsewhere"); err != nil {
+		t.Fatal(err)
+	}
+	if o := next(t, tk); o.Kind != Retracted || o.Agent != "ann" || o.Reason != "unavailable" {
+		t.Fatalf("%+v, want the offer to ann retracted as unavailable", o)
+	}
+	nothing(t, tk) // ann alone, and not offered the call again
+	if s := agentState(a, "ann"); s.State != NotReady || s.Reason != "elsewhere" || s.Missed != 0 {
+		t.Fatalf("ann %v (%q) with %d missed, want not_ready (elsewhere), none missed", s.State, s.Reason, s.Missed)
+	}
+	if err := a.Unavailable("c1", "ann", "elsewhere"); !errors.Is(err, ErrNotOffered) {
+		t.Errorf("unavailable for a call not offered: %v", err)
+	}
+	login(t, a, clk, "bob")
+	serve(t, a, tk, "bob")
+	if err := a.SetState("ann", Available, ""); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // agent; an agent who misses max_missed calls in a row is made not ready;
 // a rejection is not a miss.
 func TestRingTimeoutAndMissedCalls(t *testing.T) {

@@ -13,13 +13,15 @@
 #                the embedded speech recognizer and its US English model (asr/, cgo)
 #   pkg-config   finds those libraries for cgo
 #   pocketsphinx-testdata  recorded speech the recognizer's tests decode
+#   postgresql   the shared store of a cluster and the store tests (internal/pgtest)
+#   kamailio     the SIP front of a cluster (deploy/): dispatcher, pike, ratelimit
 #
 # A second run does no apt work and needs no network (checked with dpkg -s).
 # Runs apt-get directly as root, or through sudo otherwise.
 # Extra packages may be passed as arguments: scripts/setup.sh tshark
 set -euo pipefail
 
-PKGS=(sip-tester baresip-core flite espeak-ng sox tcpdump flite1-dev libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us pkg-config pocketsphinx-testdata postgresql chromium nodejs "$@")
+PKGS=(sip-tester baresip-core flite espeak-ng sox tcpdump flite1-dev libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us pkg-config pocketsphinx-testdata postgresql chromium nodejs kamailio "$@")
 
 missing=()
 for p in "${PKGS[@]}"; do

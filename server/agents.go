@@ -17,6 +17,7 @@ import (
 	"github.com/hotline-cc/hotline/redact"
 	"github.com/hotline-cc/hotline/routing"
 	"github.com/hotline-cc/hotline/sip"
+	"github.com/hotline-cc/hotline/store"
 	"github.com/hotline-cc/hotline/webrtc"
 )
 
@@ -33,6 +34,7 @@ type agentDesk struct {
 	cfg     routing.Config
 	phones  phones
 	browser browserPhones // nil without browser phones
+	shared  *sharedAgents // nil unless the node is one of a cluster
 	log     *slog.Logger
 	m       *metrics.Metrics
 	// callers are the numbers of the calls waiting, for the browser
@@ -63,11 +65,17 @@ func newAgentDesk(cfg routing.Config, dir *routing.Directory, ph phones, m *metr
 // connected. An agent on a call, ringing or in wrap-up keeps their state:
 // the distributor decides when that ends.
 func (d *agentDesk) registered(ev sip.RegistrationEvent) {
+	if d.shared != nil {
+		d.shared.published(ev)
+	}
 	to := routing.Offline
 	if len(ev.Bindings) > 0 {
 		to = routing.Available
 	} else if d.browser != nil && d.browser.PhoneOnline(ev.User) {
 		d.log.Info("agent phone", "agent", ev.User, "bindings", 0, "browser_phone", true)
+		return
+	} else if _, ok := d.remotePhone(ev.User); ok {
+		d.log.Info("agent phone", "agent", ev.User, "bindings", 0, "phone_on_another_node", true)
 		return
 	}
 	err := d.SetState(ev.User, to, "")
@@ -97,7 +105,23 @@ func (d *agentDesk) setState(agentID, state, reason string) error {
 }
 
 func (d *agentDesk) hasPhone(agent string) bool {
+	_, remote := d.remotePhone(agent)
+	return d.hasLocalPhone(agent) || remote
+}
+
+// hasLocalPhone: the agent's SIP phone is registered here, or their
+// browser phone is connected here.
+func (d *agentDesk) hasLocalPhone(agent string) bool {
 	return len(d.phones.Contacts(agent)) > 0 || (d.browser != nil && d.browser.PhoneOnline(agent))
+}
+
+// remotePhone is the agent's phone registered with another node of the
+// cluster, while the agent is ready there.
+func (d *agentDesk) remotePhone(agent string) (store.AgentPhone, bool) {
+	if d.shared == nil {
+		return store.AgentPhone{}, false
+	}
+	return d.shared.remotePhone(agent)
 }
 
 // Enqueue queues a call (ivr.Agents), keeping its number for the screen
@@ -126,6 +150,22 @@ const maxSummaryHeader = 512
 // goes to the next agent without counting as missed.
 func (d *agentDesk) Ring(ctx context.Context, callID string, offer routing.Outcome, t ivr.TransferTurn) (media.Leg, error) {
 	log := logctx.From(ctx, d.log).With("agent", offer.Agent)
+	if d.shared != nil {
+		// Exactly one node of the cluster rings an agent at a time.
+		ok, err := d.shared.claim(ctx, offer.Agent, callID)
+		if err != nil || !ok {
+			if err == nil {
+				err = errAgentElsewhere
+			}
+			// Held not ready, not offered the call again, until the
+			// cluster sync sees the claim go.
+			log.Info("agent not offered: another node has them, or the claim failed", "err", err)
+			if uerr := d.Unavailable(callID, offer.Agent, reasonElsewhere); uerr != nil {
+				log.Debug("offer already withdrawn", "err", uerr)
+			}
+			return nil, err
+		}
+	}
 	q, _ := d.Queue(offer.Queue)
 	var leg media.Leg
 	var err error
@@ -162,20 +202,27 @@ func (d *agentDesk) Ring(ctx context.Context, callID string, offer routing.Outco
 // ringSIP dials the agent's most recently registered SIP phone, the
 // summary in a header.
 func (d *agentDesk) ringSIP(ctx context.Context, callID string, offer routing.Outcome, q routing.QueueConfig, t ivr.TransferTurn) (media.Leg, error) {
-	bindings := d.phones.Contacts(offer.Agent)
-	if len(bindings) == 0 {
-		return nil, fmt.Errorf("agent %s: no registered phone", offer.Agent)
-	}
-	b := bindings[len(bindings)-1]
-	call, err := d.phones.Dial(ctx, sip.DialRequest{
-		To:          b.Contact,
-		Destination: b.Source,
+	req := sip.DialRequest{
 		Headers: map[string]string{
 			"X-Hotline-Call":    callID,
 			"X-Hotline-Summary": headerSummary(t.Summary),
 		},
 		RingTimeout: q.RingTimeout,
-	})
+	}
+	var call *sip.OutboundCall
+	var err error
+	if bindings := d.phones.Contacts(offer.Agent); len(bindings) > 0 {
+		b := bindings[len(bindings)-1]
+		req.To, req.Destination = b.Contact, b.Source
+		call, err = d.phones.Dial(ctx, req)
+	} else if p, ok := d.remotePhone(offer.Agent); ok {
+		// Registered with another node: this node rings it and keeps
+		// the agent's leg, bridged here with the caller's.
+		logctx.From(ctx, d.log).Info("ringing an agent's phone registered with another node", "agent", offer.Agent, "phone_node", p.Node)
+		call, err = d.dialRemote(ctx, p, req)
+	} else {
+		return nil, fmt.Errorf("agent %s: no registered phone", offer.Agent)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("ring agent %s: %w", offer.Agent, err)
 	}
@@ -217,12 +264,16 @@ func (d *agentDesk) Agents() []api.AgentView {
 }
 
 // Queues is the queues' view for the operator's API: a caller whose
-// agent's phone rings still waits.
+// agent's phone rings still waits. In a cluster it counts the callers
+// waiting on every node.
 func (d *agentDesk) Queues() []api.QueueView {
 	snap := d.Snapshot()
 	out := make([]api.QueueView, len(snap.Queues))
 	for i, q := range snap.Queues {
 		out[i] = api.QueueView{Name: q.Name, Waiting: q.Waiting + q.Ringing, LongestWait: q.LongestWait, AgentsAvailable: q.Available}
+	}
+	if d.shared != nil {
+		d.shared.elsewhere(out)
 	}
 	return out
 }
@@ -244,6 +295,9 @@ func (d *agentDesk) start(ctx context.Context) {
 				// A whole snapshot rather than the event: a lost event
 				// then costs nothing.
 				d.gauges()
+				if d.shared != nil {
+					d.shared.releaseFree(ctx, d.Snapshot())
+				}
 			case <-ctx.Done():
 				return
 			}

@@ -65,8 +65,8 @@ type Server struct {
 	node    string
 	engines []io.Closer // speech engines, closed after the last call
 
-	// The node's chores until Shutdown: the retention purge, and following
-	// the knowledge folder's changes.
+	// The node's chores until Shutdown: the retention purge, following the
+	// knowledge folder's changes, and the heartbeat in the shared store.
 	stopChores context.CancelFunc
 	chores     sync.WaitGroup
 	// knowledge is what the dialog answers from: the knowledge folder, or
@@ -144,6 +144,9 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	if s.desk, err = newAgentDesk(cfg.Routing, s.directory, s.sip, s.metrics, log); err != nil {
 		s.closeAll()
 		return nil, err
+	}
+	if cfg.Store.Driver == store.Postgres && cfg.Store.Heartbeat > 0 {
+		s.desk.shared = newSharedAgents(s.store, s.node, log.With("component", "routing"))
 	}
 	s.sip.OnRegistration(s.desk.registered)
 	if len(cfg.Routing.Agents) > 0 {
@@ -297,6 +300,13 @@ func (s *Server) Start(ctx context.Context) error {
 	if s.knowledge != nil && s.knowledge.Dir() != "" {
 		s.chores.Go(func() { s.knowledge.Watch(ctx, knowledgeEvery, s.log) })
 	}
+	if s.cfg.Store.Heartbeat > 0 {
+		started := time.Now()
+		s.chores.Go(func() { s.keepHeartbeat(ctx, started) })
+	}
+	if s.desk.shared != nil {
+		s.chores.Go(func() { s.desk.shared.listen(ctx, s.cfg.Store.Heartbeat) })
+	}
 	return nil
 }
 
@@ -330,6 +340,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.stopChores != nil {
 		s.stopChores()
 		s.chores.Wait()
+		s.leaveCluster()
 	}
 	s.closeAll()
 	return err

@@ -157,8 +157,16 @@ func (s *Server) forbid(req *siplib.Request, tx siplib.ServerTransaction, src ne
 	tx.Terminate()
 }
 
+// onOptions answers a keep-alive or a health probe. A draining node answers
+// 503 with Retry-After, like an INVITE: a SIP front probing its nodes (a
+// Kamailio dispatcher) then stops sending it new calls while the node
+// finishes those it has.
 func (s *Server) onOptions(req *siplib.Request, tx siplib.ServerTransaction) {
 	res := siplib.NewResponseFromRequest(req, 200, "OK", nil)
+	if s.isDraining() {
+		res = siplib.NewResponseFromRequest(req, 503, "Service Unavailable", nil)
+		res.AppendHeader(siplib.NewHeader("Retry-After", s.retryAfter()))
+	}
 	res.AppendHeader(siplib.NewHeader("Allow", allowMethods))
 	res.AppendHeader(siplib.NewHeader("Accept", "application/sdp"))
 	res.AppendHeader(siplib.NewHeader("Accept-Language", "en"))

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	sipgo "github.com/emiago/sipgo"
+	siplib "github.com/emiago/sipgo/sip"
 	"go.uber.org/goleak"
 )
 
@@ -49,6 +50,11 @@ func TestShutdownDrainsThenHangsUp(t *testing.T) {
 	res := answerCode(t, ctx, late.invite(ctx, s, "100", p.offer()), sipgo.AnswerOptions{})
 	if res.StatusCode != 503 || headerValue(res, "Retry-After") == "" {
 		t.Errorf("INVITE while draining: %d, Retry-After %q", res.StatusCode, headerValue(res, "Retry-After"))
+	}
+	// The health probe of a SIP front sees the node out of service.
+	probe := late.do(ctx, siplib.NewRequest(siplib.OPTIONS, late.uri(s, "")))
+	if probe.StatusCode != 503 || headerValue(probe, "Retry-After") == "" {
+		t.Errorf("OPTIONS while draining: %d, Retry-After %q", probe.StatusCode, headerValue(probe, "Retry-After"))
 	}
 
 	c.waitBye(5 * time.Second)

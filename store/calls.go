@@ -494,57 +494,65 @@ func (s *Store) AcknowledgeCrisisAlert(ctx context.Context, id int64, by string,
 func (s *Store) CloseInterrupted(ctx context.Context, node string) ([]int64, error) {
 	var closed []int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		type open struct {
-			id                int64
-			started, answered nullTime
-		}
-		var calls []open
-		rows, err := tx.QueryContext(ctx, s.d.rebind(`SELECT id, started_at, answered_at FROM calls WHERE node = ? AND ended_at IS NULL`+s.d.forUpdate()), node)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var o open
-			if err := rows.Scan(&o.id, &o.started, &o.answered); err != nil {
-				rows.Close()
-				return err
-			}
-			calls = append(calls, o)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		for _, c := range calls {
-			end := c.started.T
-			if c.answered.Valid && c.answered.T.After(end) {
-				end = c.answered.T
-			}
-			var last nullTime
-			var dur int64
-			err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT at, duration_ms FROM turns WHERE call = ? ORDER BY seq DESC LIMIT 1`), c.id).Scan(&last, &dur)
-			if err != nil && !errors.Is(err, sql.ErrNoRows) {
-				return err
-			}
-			if last.Valid {
-				if t := last.T.Add(time.Duration(dur) * time.Millisecond); t.After(end) {
-					end = t
-				}
-			}
-			var talk time.Duration
-			if c.answered.Valid {
-				talk = end.Sub(c.answered.T)
-			}
-			if _, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE calls SET ended_at = ?, disposition = ?, hangup_side = ?, hangup_cause = ?, talk_ms = ? WHERE id = ?`),
-				s.d.timeArg(end), DispositionInterrupted, SideSystem, "node stopped during the call", talk.Milliseconds(), c.id); err != nil {
-				return err
-			}
-			closed = append(closed, c.id)
-		}
-		return nil
+		var err error
+		closed, err = s.closeInterrupted(ctx, tx, node)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: close interrupted calls of node %q: %w", node, err)
+	}
+	return closed, nil
+}
+
+// closeInterrupted is CloseInterrupted within tx.
+func (s *Store) closeInterrupted(ctx context.Context, tx *sql.Tx, node string) ([]int64, error) {
+	var closed []int64
+	type open struct {
+		id                int64
+		started, answered nullTime
+	}
+	var calls []open
+	rows, err := tx.QueryContext(ctx, s.d.rebind(`SELECT id, started_at, answered_at FROM calls WHERE node = ? AND ended_at IS NULL`+s.d.forUpdate()), node)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var o open
+		if err := rows.Scan(&o.id, &o.started, &o.answered); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		calls = append(calls, o)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for _, c := range calls {
+		end := c.started.T
+		if c.answered.Valid && c.answered.T.After(end) {
+			end = c.answered.T
+		}
+		var last nullTime
+		var dur int64
+		err := tx.QueryRowContext(ctx, s.d.rebind(`SELECT at, duration_ms FROM turns WHERE call = ? ORDER BY seq DESC LIMIT 1`), c.id).Scan(&last, &dur)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return nil, err
+		}
+		if last.Valid {
+			if t := last.T.Add(time.Duration(dur) * time.Millisecond); t.After(end) {
+				end = t
+			}
+		}
+		var talk time.Duration
+		if c.answered.Valid {
+			talk = end.Sub(c.answered.T)
+		}
+		if _, err := tx.ExecContext(ctx, s.d.rebind(`UPDATE calls SET ended_at = ?, disposition = ?, hangup_side = ?, hangup_cause = ?, talk_ms = ? WHERE id = ?`),
+			s.d.timeArg(end), DispositionInterrupted, SideSystem, "node stopped during the call", talk.Milliseconds(), c.id); err != nil {
+			return nil, err
+		}
+		closed = append(closed, c.id)
 	}
 	return closed, nil
 }

@@ -33,6 +33,14 @@ type Config struct {
 	MaxConns int `yaml:"max_conns"`
 	// Retention says how long records are kept; see Store.Purge.
 	Retention Retention `yaml:"retention"`
+	// Heartbeat is how often the node writes its row in cluster_nodes.
+	// Default 2s; 0 turns heartbeats and the closing of dead nodes' calls
+	// off.
+	Heartbeat time.Duration `yaml:"heartbeat"`
+	// NodeTimeout is how old a node's heartbeat may get before the other
+	// nodes take it for dead and close its open calls. Default 15s; at
+	// least twice Heartbeat.
+	NodeTimeout time.Duration `yaml:"node_timeout"`
 }
 
 // Retention is how long recordings and transcripts are kept. Zero keeps
@@ -46,7 +54,8 @@ type Retention struct {
 
 // DefaultConfig is the embedded SQLite store in ./hotline.db, kept forever.
 func DefaultConfig() Config {
-	return Config{Driver: SQLite, Path: "hotline.db", DSNEnv: "HOTLINE_DATABASE_URL", MaxConns: 10}
+	return Config{Driver: SQLite, Path: "hotline.db", DSNEnv: "HOTLINE_DATABASE_URL", MaxConns: 10,
+		Heartbeat: 2 * time.Second, NodeTimeout: 15 * time.Second}
 }
 
 // Validate reports the first setting the store cannot open with. It does
@@ -69,6 +78,12 @@ func (c Config) Validate() error {
 	}
 	if c.MaxConns < 0 {
 		return fmt.Errorf("store.max_conns %d: must not be negative", c.MaxConns)
+	}
+	if c.Heartbeat < 0 {
+		return fmt.Errorf("store.heartbeat %s: must not be negative", c.Heartbeat)
+	}
+	if c.Heartbeat > 0 && c.NodeTimeout < 2*c.Heartbeat {
+		return fmt.Errorf("store.node_timeout %s: must be at least twice store.heartbeat (%s)", c.NodeTimeout, c.Heartbeat)
 	}
 	if c.Retention.Recordings < 0 || c.Retention.Transcripts < 0 {
 		return errors.New("store.retention: durations must not be negative (0 keeps forever)")

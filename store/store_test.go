@@ -46,6 +46,9 @@ var suite = []struct {
 	{"CloseInterrupted", testCloseInterrupted},
 	{"CloseReleases", testCloseReleases},
 	{"Citations", testCitations},
+	{"Nodes", testNodes},
+	{"AgentPhonesAndClaims", testAgentPhonesAndClaims},
+	{"ListenAgents", testListenAgents},
 }
 
 func runSuite(t *testing.T, db newDB) {
@@ -488,6 +491,8 @@ func TestConfigValidate(t *testing.T) {
 		"max conns":       {Driver: SQLite, Path: "x.db", MaxConns: -1},
 		"retention":       {Driver: SQLite, Path: "x.db", Retention: Retention{Recordings: -time.Hour}},
 		"transcripts ret": {Driver: SQLite, Path: "x.db", Retention: Retention{Transcripts: -1}},
+		"heartbeat":       {Driver: SQLite, Path: "x.db", Heartbeat: -time.Second},
+		"node timeout":    {Driver: SQLite, Path: "x.db", Heartbeat: 2 * time.Second, NodeTimeout: 3 * time.Second},
 	}
 	for name, c := range bad {
 		if err := c.Validate(); err == nil {
@@ -1167,4 +1172,215 @@ func testCloseReleases(t *testing.T, db newDB) {
 		t.Errorf("%d connections open after Close", n)
 	}
 	goleak.VerifyNone(t, before)
+}
+
+// testNodes: heartbeats keep a node's row current; a node whose heartbeat
+// is stale is reaped once, its open calls closed, the live nodes' kept; a
+// node that leaves takes its row with it.
+func testNodes(t *testing.T, db newDB) {
+	s := open(t, db(t))
+	beat := func(name string, d time.Duration, draining bool) {
+		t.Helper()
+		if err := s.Heartbeat(ctx, Node{Name: name, SIP: "127.0.0.1:5071", API: "127.0.0.1:8081", StartedAt: at(0), HeartbeatAt: at(d), Draining: draining}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	beat("n1", 0, false)
+	beat("n2", 0, false)
+	if err := s.Heartbeat(ctx, Node{Name: "n1", SIP: "127.0.0.1:5071", API: "127.0.0.1:8081", StartedAt: at(0), HeartbeatAt: at(10 * time.Second),
+		Draining: true, Queues: []NodeQueue{{Name: "general", Waiting: 2, LongestWaitMS: 1500}}}); err != nil {
+		t.Fatal(err)
+	}
+	nodes := must(s.Nodes(ctx))(t)
+	if !reflect.DeepEqual(nodes[0].Queues, []NodeQueue{{Name: "general", Waiting: 2, LongestWaitMS: 1500}}) || len(nodes[1].Queues) != 0 {
+		t.Errorf("queues: %+v, %+v", nodes[0].Queues, nodes[1].Queues)
+	}
+	if len(nodes) != 2 || nodes[0].Name != "n1" || !nodes[0].Draining || nodes[1].Name != "n2" || nodes[1].Draining ||
+		nodes[0].SIP != "127.0.0.1:5071" || nodes[0].API != "127.0.0.1:8081" {
+		t.Fatalf("nodes: %+v", nodes)
+	}
+	sameTime(t, "n1 heartbeat", nodes[0].HeartbeatAt, at(10*time.Second))
+	sameTime(t, "n1 started", nodes[0].StartedAt, at(0))
+
+	open1 := startCall(t, s, CallStart{Node: "n1", At: at(time.Second)})
+	open2 := startCall(t, s, CallStart{Node: "n2", At: at(time.Second)})
+	// n2 last beat at 0 s: stale before 5 s; n1 is not.
+	reaped := must(s.ReapNodes(ctx, at(5*time.Second)))(t)
+	if len(reaped) != 1 || !reflect.DeepEqual(reaped["n2"], []int64{open2}) {
+		t.Fatalf("reaped %v, want n2 with call %d", reaped, open2)
+	}
+	if c := must(s.Call(ctx, open2))(t).Call; c.Disposition != DispositionInterrupted {
+		t.Errorf("dead node's call: %+v", c)
+	}
+	if c := must(s.Call(ctx, open1))(t).Call; !c.Open() {
+		t.Errorf("live node's call closed: %+v", c)
+	}
+	if again := must(s.ReapNodes(ctx, at(5*time.Second)))(t); len(again) != 0 {
+		t.Errorf("second reap: %v", again)
+	}
+	if nodes := must(s.Nodes(ctx))(t); len(nodes) != 1 || nodes[0].Name != "n1" {
+		t.Errorf("nodes after reaping: %+v", nodes)
+	}
+	if err := s.LeaveCluster(ctx, "n1"); err != nil {
+		t.Fatal(err)
+	}
+	if nodes := must(s.Nodes(ctx))(t); len(nodes) != 0 {
+		t.Errorf("nodes after leaving: %+v", nodes)
+	}
+}
+
+// testAgentPhonesAndClaims: an agent's latest phone is shared, an
+// unregistration elsewhere does not remove it, an expired one is not
+// listed; a claim is exclusive until its node releases it; a dead node's
+// phones and claims go with it.
+func testAgentPhonesAndClaims(t *testing.T, db newDB) {
+	s := open(t, db(t))
+	phone := func(agent, node string, exp time.Duration) {
+		t.Helper()
+		if err := s.SetAgentPhone(ctx, AgentPhone{Agent: agent, Node: node, Contact: "sip:" + agent + "@127.0.0.1:5099",
+			Source: "127.0.0.1:5099", Transport: "udp", Expires: at(exp), Ready: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	phone("alice", "n1", time.Hour)
+	phone("alice", "n2", time.Hour) // re-registered with n2
+	phone("bob", "n1", time.Minute)
+	if err := s.RemoveAgentPhone(ctx, "alice", "n1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetAgentReady(ctx, "alice", "n2", false); err != nil {
+		t.Fatal(err)
+	}
+	phones := must(s.AgentPhones(ctx, at(2*time.Minute)))(t)
+	if len(phones) != 1 || phones[0].Agent != "alice" || phones[0].Node != "n2" || phones[0].Ready ||
+		phones[0].Source != "127.0.0.1:5099" || phones[0].Transport != "udp" {
+		t.Fatalf("phones: %+v, want alice's on n2, not ready (bob's expired)", phones)
+	}
+	sameTime(t, "alice's phone expires", phones[0].Expires, at(time.Hour))
+
+	claim := func(agent, call, node string) bool {
+		t.Helper()
+		return must(s.ClaimAgent(ctx, AgentClaim{Agent: agent, Call: call, Node: node, At: at(0)}))(t)
+	}
+	if !claim("alice", "c1", "n1") {
+		t.Fatal("first claim refused")
+	}
+	if claim("alice", "c2", "n3") || claim("alice", "c1", "n1") {
+		t.Fatal("a second claim on alice won")
+	}
+	if err := s.ReleaseAgent(ctx, "alice", "n3"); err != nil {
+		t.Fatal(err)
+	}
+	if claims := must(s.AgentClaims(ctx))(t); len(claims) != 1 || claims[0].Call != "c1" || claims[0].Node != "n1" {
+		t.Fatalf("another node's release changed the claim: %+v", claims)
+	}
+	if err := s.ReleaseAgent(ctx, "alice", "n1"); err != nil {
+		t.Fatal(err)
+	}
+	if !claim("alice", "c2", "n2") || !claim("bob", "c3", "n1") {
+		t.Fatal("claims after release refused")
+	}
+
+	// n2 dies: its phone and claim go; n1's claim stays.
+	for _, n := range []string{"n1", "n2"} {
+		if err := s.Heartbeat(ctx, Node{Name: n, StartedAt: at(0), HeartbeatAt: at(0)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Heartbeat(ctx, Node{Name: "n1", StartedAt: at(0), HeartbeatAt: at(time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	must(s.ReapNodes(ctx, at(30*time.Second)))(t)
+	if phones := must(s.AgentPhones(ctx, at(0)))(t); len(phones) != 1 || phones[0].Agent != "bob" {
+		t.Errorf("phones after n2 died: %+v, want bob's on n1", phones)
+	}
+	if claims := must(s.AgentClaims(ctx))(t); len(claims) != 1 || claims[0].Agent != "bob" {
+		t.Errorf("claims after n2 died: %+v, want n1's on bob", claims)
+	}
+	if err := s.LeaveCluster(ctx, "n1"); err != nil {
+		t.Fatal(err)
+	}
+	if claims := must(s.AgentClaims(ctx))(t); len(claims) != 0 {
+		t.Errorf("claims after n1 left: %+v", claims)
+	}
+}
+
+// testListenAgents: on PostgreSQL a claim, a release and a phone wake the
+// listener, and an update that changes nothing does not; on SQLite, one
+// node's store, listening returns at once.
+func testListenAgents(t *testing.T, db newDB) {
+	s := open(t, db(t))
+	lctx, cancel := context.WithCancel(ctx)
+	changed := make(chan struct{}, 16)
+	done := make(chan error, 1)
+	go func() { done <- s.ListenAgents(lctx, func() { changed <- struct{}{} }) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("ListenAgents: %v", err)
+		}
+	}()
+	if s.Driver() == SQLite {
+		if err := <-done; err != nil {
+			t.Fatalf("ListenAgents on SQLite: %v", err)
+		}
+		done <- nil
+		return
+	}
+	// The listener is up once a change reaches it: retry the first.
+	for i := 0; ; i++ {
+		if err := s.SetAgentPhone(ctx, AgentPhone{Agent: "alice", Node: "n1", Contact: "sip:a@127.0.0.1", Source: "127.0.0.1:5099",
+			Transport: "udp", Expires: at(time.Duration(i) * time.Hour), Ready: true}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-changed:
+		case <-time.After(100 * time.Millisecond):
+			if i == 100 {
+				t.Fatal("no notification of a phone")
+			}
+			continue
+		}
+		break
+	}
+	drain := func() {
+		for len(changed) > 0 {
+			<-changed
+		}
+	}
+	for _, c := range []struct {
+		name   string
+		change func() error
+	}{
+		{"claim", func() error {
+			_, err := s.ClaimAgent(ctx, AgentClaim{Agent: "alice", Call: "c1", Node: "n1", At: at(0)})
+			return err
+		}},
+		{"release", func() error { return s.ReleaseAgent(ctx, "alice", "n1") }},
+		{"not ready", func() error { return s.SetAgentReady(ctx, "alice", "n1", false) }},
+	} {
+		drain()
+		if err := c.change(); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-changed:
+		case <-time.After(10 * time.Second):
+			t.Errorf("no notification of the %s", c.name)
+		}
+	}
+	// Nothing changes, nothing is said: the next notification is the
+	// claim's, not the unchanged readiness's or the absent claim's.
+	drain()
+	if err := s.SetAgentReady(ctx, "alice", "n1", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ReleaseAgent(ctx, "alice", "n2"); err != nil {
+		t.Fatal(err)
+	}
+	must(s.ClaimAgent(ctx, AgentClaim{Agent: "bob", Call: "c2", Node: "n1", At: at(0)}))(t)
+	<-changed
+	if len(changed) != 0 {
+		t.Errorf("%d notifications more than the claim's", len(changed))
+	}
 }
