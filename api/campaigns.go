@@ -91,49 +91,46 @@ func (s *server) createCampaign(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("api: campaign created", "campaign", id, "by", principalOf(r.Context()).name)
-	st, err := d.Status(r.Context(), id)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusCreated, st)
+	s.writeStatus(w, r, d, id, http.StatusCreated)
 }
 
-// campaignID reads the path's campaign id.
-func (s *server) campaignID(w http.ResponseWriter, r *http.Request) (int64, bool) {
+// dialerFor is the node's dialer and the path's campaign id, or false
+// after answering.
+func (s *server) dialerFor(w http.ResponseWriter, r *http.Request) (*campaign.Dialer, int64, bool) {
+	d := s.dialer(w)
+	if d == nil {
+		return nil, 0, false
+	}
 	id, err := parseID(r.PathValue("id"))
 	if err != nil {
 		s.fail(w, r, err)
-		return 0, false
+		return nil, 0, false
 	}
-	return id, true
+	return d, id, true
 }
 
-func (s *server) campaign(w http.ResponseWriter, r *http.Request) {
-	d := s.dialer(w)
-	if d == nil {
-		return
-	}
-	id, ok := s.campaignID(w, r)
-	if !ok {
-		return
-	}
+// writeStatus answers with the campaign's status.
+func (s *server) writeStatus(w http.ResponseWriter, r *http.Request, d *campaign.Dialer, id int64, code int) {
 	st, err := d.Status(r.Context(), id)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, st)
+	writeJSON(w, code, st)
+}
+
+func (s *server) campaign(w http.ResponseWriter, r *http.Request) {
+	d, id, ok := s.dialerFor(w, r)
+	if !ok {
+		return
+	}
+	s.writeStatus(w, r, d, id, http.StatusOK)
 }
 
 // addContacts takes contacts as CSV (text/csv, with a header line) or as
 // a JSON array.
 func (s *server) addContacts(w http.ResponseWriter, r *http.Request) {
-	d := s.dialer(w)
-	if d == nil {
-		return
-	}
-	id, ok := s.campaignID(w, r)
+	d, id, ok := s.dialerFor(w, r)
 	if !ok {
 		return
 	}
@@ -167,11 +164,7 @@ func (s *server) addContacts(w http.ResponseWriter, r *http.Request) {
 
 // campaignAction starts, pauses, resumes or stops a campaign.
 func (s *server) campaignAction(w http.ResponseWriter, r *http.Request) {
-	d := s.dialer(w)
-	if d == nil {
-		return
-	}
-	id, ok := s.campaignID(w, r)
+	d, id, ok := s.dialerFor(w, r)
 	if !ok {
 		return
 	}
@@ -187,21 +180,12 @@ func (s *server) campaignAction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.log.Info("api: campaign "+action, "campaign", id, "by", principalOf(r.Context()).name)
-	st, err := d.Status(r.Context(), id)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, st)
+	s.writeStatus(w, r, d, id, http.StatusOK)
 }
 
 // campaignResults sends the attempts as CSV.
 func (s *server) campaignResults(w http.ResponseWriter, r *http.Request) {
-	d := s.dialer(w)
-	if d == nil {
-		return
-	}
-	id, ok := s.campaignID(w, r)
+	d, id, ok := s.dialerFor(w, r)
 	if !ok {
 		return
 	}

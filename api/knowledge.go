@@ -80,11 +80,7 @@ func (s *server) listArticles(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) article(w http.ResponseWriter, r *http.Request) {
-	kb := s.knowledgeBase(w)
-	if kb == nil {
-		return
-	}
-	id, ok := articleID(w, r)
+	kb, id, ok := s.articleFor(w, r)
 	if !ok {
 		return
 	}
@@ -121,11 +117,7 @@ var articleFormats = map[string]knowledge.Format{
 // a new article, 200 for a new version of one. The version in effect
 // before keeps serving when anything is wrong.
 func (s *server) putArticle(w http.ResponseWriter, r *http.Request) {
-	kb := s.knowledgeBase(w)
-	if kb == nil {
-		return
-	}
-	id, ok := articleID(w, r)
+	kb, id, ok := s.articleFor(w, r)
 	if !ok {
 		return
 	}
@@ -200,11 +192,7 @@ func parseUpload(r *http.Request) (knowledge.Upload, error) {
 const maxLabel = 200
 
 func (s *server) deleteArticle(w http.ResponseWriter, r *http.Request) {
-	kb := s.knowledgeBase(w)
-	if kb == nil {
-		return
-	}
-	id, ok := articleID(w, r)
+	kb, id, ok := s.articleFor(w, r)
 	if !ok {
 		return
 	}
@@ -220,14 +208,19 @@ func (s *server) deleteArticle(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// articleID reads the article's id from the path: words joined by /.
-func articleID(w http.ResponseWriter, r *http.Request) (string, bool) {
+// articleFor is the node's knowledge base and the article's id from the
+// path (words joined by /), or false after answering.
+func (s *server) articleFor(w http.ResponseWriter, r *http.Request) (Knowledge, string, bool) {
+	kb := s.knowledgeBase(w)
+	if kb == nil {
+		return nil, "", false
+	}
 	id := r.PathValue("id")
 	if !knowledge.ValidID(id) {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("article %s: want an id of letters, digits, - _ . in words joined by /", echo(id)))
-		return "", false
+		return nil, "", false
 	}
-	return id, true
+	return kb, id, true
 }
 
 // knowledgeFail answers an error of the knowledge base.
