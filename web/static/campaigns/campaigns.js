@@ -56,40 +56,25 @@
 
   // ---- sign in ----
 
-  $('login').addEventListener('submit', async (e) => {
-    e.preventDefault();
-    token = $('token').value.trim();
-    try {
-      await request('GET', '/api/v1/campaigns');
-    } catch (err) {
+  const { signOut, resume } = D.supervisorSignIn({
+    check: async (t) => {
+      token = t;
+      try {
+        await request('GET', '/api/v1/campaigns');
+      } finally {
+        token = null;
+      }
+    },
+    start: (t) => {
+      token = t;
+      refresh();
+      poll = setInterval(refresh, 3000);
+    },
+    stop: () => {
+      clearInterval(poll);
       token = null;
-      $('login-error').textContent = err instanceof D.AuthError ? 'That token is not accepted.' : err.message;
-      return;
-    }
-    $('token').value = '';
-    D.saved.set('hotline.supervisor', token);
-    start();
+    },
   });
-
-  $('signout').addEventListener('click', () => signOut(''));
-
-  function signOut(why) {
-    clearInterval(poll);
-    token = null;
-    D.saved.clear('hotline.supervisor');
-    $('board').hidden = true;
-    $('login').hidden = false;
-    $('signout').hidden = true;
-    $('login-error').textContent = why;
-  }
-
-  function start() {
-    $('login').hidden = true;
-    $('board').hidden = false;
-    $('signout').hidden = false;
-    refresh();
-    poll = setInterval(refresh, 3000);
-  }
 
   // ---- campaigns ----
 
@@ -194,9 +179,5 @@
   });
 
   window.hotlineCampaigns = { refresh };
-  const kept = D.saved.get('hotline.supervisor');
-  if (kept) {
-    token = kept;
-    start();
-  }
+  resume();
 })();

@@ -20,36 +20,14 @@
 
   // ---- sign in (the supervisor desk's token serves here too) ----
 
-  $('login').addEventListener('submit', async (e) => {
-    e.preventDefault();
-    const token = $('token').value.trim();
-    try {
-      await D.api(token).get('/api/v1/intents');
-    } catch (err) {
-      $('login-error').textContent = err instanceof D.AuthError ? 'That token is not accepted.' : err.status === 403 ? 'That token is not a supervisor\'s.' : err.message;
-      return;
-    }
-    $('token').value = '';
-    D.saved.set('hotline.supervisor', token);
-    start(token);
+  const { signOut, resume } = D.supervisorSignIn({
+    check: (token) => D.api(token).get('/api/v1/intents'),
+    start,
+    stop: () => { api = null; },
   });
-
-  $('signout').addEventListener('click', () => signOut(''));
-
-  function signOut(why) {
-    api = null;
-    D.saved.clear('hotline.supervisor');
-    $('board').hidden = true;
-    $('login').hidden = false;
-    $('signout').hidden = true;
-    $('login-error').textContent = why;
-  }
 
   function start(token) {
     api = D.api(token);
-    $('login').hidden = true;
-    $('board').hidden = false;
-    $('signout').hidden = false;
     const today = new Date();
     $('until').value = day(today);
     $('since').value = day(new Date(today.getTime() - 6 * 86400000));
@@ -305,6 +283,5 @@
     }
   }
 
-  const token = D.saved.get('hotline.supervisor');
-  if (token) start(token);
+  resume();
 })();

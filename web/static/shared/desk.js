@@ -177,5 +177,55 @@ const HotlineDesk = (() => {
     return e.ctrlKey || e.metaKey || e.altKey || (t && (t.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(t.tagName)));
   }
 
-  return { AuthError, api, login, live, el, emotionClass, emotionBadge, trendArrow, duration, clock, saved, typing };
+  // supervisorSignIn runs a supervisor page's sign-in with the token the
+  // supervisor pages share in the tab: the #login form (#token,
+  // #login-error), the #signout button and the #board it shows. check(token)
+  // rejects a token the page cannot use; start(token) and stop() begin and
+  // end the page's work. Returns signOut(why), and resume() to start with
+  // the kept token once the page is ready.
+  function supervisorSignIn({ check, start, stop }) {
+    const $ = (id) => document.getElementById(id);
+    const key = 'hotline.supervisor';
+
+    function begin(token) {
+      $('login').hidden = true;
+      $('board').hidden = false;
+      $('signout').hidden = false;
+      start(token);
+    }
+
+    function signOut(why) {
+      saved.clear(key);
+      $('board').hidden = true;
+      $('login').hidden = false;
+      $('signout').hidden = true;
+      $('login-error').textContent = why;
+      stop();
+    }
+
+    $('login').addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const token = $('token').value.trim();
+      try {
+        await check(token);
+      } catch (err) {
+        $('login-error').textContent = err instanceof AuthError ? 'That token is not accepted.' : err.status === 403 ? 'That token is not a supervisor\'s.' : err.message;
+        return;
+      }
+      $('token').value = '';
+      saved.set(key, token);
+      begin(token);
+    });
+
+    $('signout').addEventListener('click', () => signOut(''));
+
+    function resume() {
+      const token = saved.get(key);
+      if (token) begin(token);
+    }
+
+    return { signOut, resume };
+  }
+
+  return { AuthError, api, login, live, el, emotionClass, emotionBadge, trendArrow, duration, clock, saved, typing, supervisorSignIn };
 })();

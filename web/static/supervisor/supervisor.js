@@ -20,40 +20,20 @@
 
   // ---- sign in ----
 
-  $('login').addEventListener('submit', async (e) => {
-    e.preventDefault();
-    const token = $('token').value.trim();
-    try {
-      await D.api(token).get('/api/v1/agents');
-    } catch (err) {
-      $('login-error').textContent = err instanceof D.AuthError ? 'That token is not accepted.' : err.status === 403 ? 'That token is not a supervisor\'s.' : err.message;
-      return;
-    }
-    $('token').value = '';
-    D.saved.set('hotline.supervisor', token);
-    start(token);
+  const { signOut, resume } = D.supervisorSignIn({
+    check: (token) => D.api(token).get('/api/v1/agents'),
+    start,
+    stop: () => {
+      if (stopLive) stopLive();
+      clearInterval(poll);
+      alerts.clear();
+      renderAlerts();
+      liveStatus('signed-out');
+    },
   });
-
-  $('signout').addEventListener('click', () => signOut(''));
-
-  function signOut(why) {
-    if (stopLive) stopLive();
-    clearInterval(poll);
-    D.saved.clear('hotline.supervisor');
-    $('board').hidden = true;
-    $('login').hidden = false;
-    $('signout').hidden = true;
-    $('login-error').textContent = why;
-    alerts.clear();
-    renderAlerts();
-    liveStatus('signed-out');
-  }
 
   function start(token) {
     api = D.api(token);
-    $('login').hidden = true;
-    $('board').hidden = false;
-    $('signout').hidden = false;
     stopLive = D.live(token, { event: onEvent, status: liveStatus, open: reload });
     poll = setInterval(refreshDesk, 5000);
   }
@@ -242,6 +222,5 @@
     document.title = (items.length ? `(${items.length}) CRISIS · ` : '') + 'Hotline supervisor';
   }
 
-  const token = D.saved.get('hotline.supervisor');
-  if (token) start(token);
+  resume();
 })();
