@@ -5,9 +5,11 @@
 package browser
 
 import (
+	"bufio"
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"math"
 	"net/http"
@@ -19,7 +21,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-cc/hotline/api"
 	"github.com/hotline-cc/hotline/internal/audiotest"
+	"github.com/hotline-cc/hotline/store"
 	"github.com/hotline-cc/hotline/web"
 	"github.com/hotline-cc/hotline/webrtc"
 )
@@ -85,6 +89,107 @@ func screenshotDir(t *testing.T) string {
 	return cmp(os.Getenv("HOTLINE_SCREENSHOT_DIR"), t.TempDir())
 }
 
+// openStore opens a SQLite store at path, closed when the test ends.
+func openStore(ctx context.Context, t *testing.T, path string) *store.Store {
+	t.Helper()
+	sc := store.DefaultConfig()
+	sc.Path = path
+	st, err := store.Open(ctx, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// warnLog writes warnings and errors to the test's output.
+func warnLog(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// serveAPI serves the operator's API over loopback until the test ends,
+// with supToken a supervisor's token; recordings is its recordings
+// folder, if any.
+func serveAPI(t *testing.T, recordings string, deps api.Deps, log *slog.Logger) *httptest.Server {
+	t.Helper()
+	cfg := api.DefaultConfig()
+	cfg.Tokens = []api.Token{{Name: "sup", Role: "supervisor", Value: supToken}}
+	cfg.RecordingsDir = recordings
+	h, err := api.New(cfg, deps, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(h)
+	t.Cleanup(hs.Close)
+	return hs
+}
+
+// script is a node script of this folder, args[0], that drives Chromium
+// and prints its steps as JSON lines.
+func script(ctx context.Context, t *testing.T, chromium string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, "node", args...)
+	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
+	cmd.Stderr = t.Output()
+	return cmd
+}
+
+// startScript starts a script and returns its standard output.
+func startScript(t *testing.T, cmd *exec.Cmd) io.Reader {
+	t.Helper()
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return stdout
+}
+
+// waitScript waits for a script to end; its failure fails a test that
+// has not failed yet.
+func waitScript(t *testing.T, cmd *exec.Cmd) {
+	if err := cmd.Wait(); err != nil && !t.Failed() {
+		t.Errorf("%s: %v", cmd.Args[1], err)
+	}
+}
+
+// stepHead is what every step a script prints has: its name, and what
+// went wrong in a failed one.
+type stepHead struct {
+	Step  string `json:"step"`
+	Error string `json:"error"`
+}
+
+func (h stepHead) head() stepHead { return h }
+
+// readSteps reads the steps a script prints on out, logging its other
+// lines. next(want) is the next step; a step other than want, or the end,
+// cancels the script and fails the test.
+func readSteps[S interface{ head() stepHead }](t *testing.T, cancel context.CancelFunc, name string, out io.Reader) (next func(want string) S) {
+	steps := bufio.NewScanner(out)
+	steps.Buffer(nil, 1<<20)
+	return func(want string) S {
+		t.Helper()
+		for steps.Scan() {
+			var s S
+			if json.Unmarshal(steps.Bytes(), &s) != nil {
+				t.Logf("%s: %s", name, steps.Text())
+				continue
+			}
+			if h := s.head(); h.Step != want {
+				cancel()
+				t.Fatalf("%s at %q, want %q: %s", name, h.Step, want, h.Error)
+			}
+			return s
+		}
+		cancel()
+		t.Fatalf("%s ended before %q: %v", name, want, steps.Err())
+		var none S
+		return none
+	}
+}
+
 func TestCallerPageInChromium(t *testing.T) {
 	chromium := needBrowser(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -138,10 +243,7 @@ func TestCallerPageInChromium(t *testing.T) {
 	}()
 
 	shot := filepath.Join(screenshotDir(t), "caller.png")
-	cmd := exec.CommandContext(ctx, "node", "call.mjs", hs.URL+"/caller/", wav, "4", shot)
-	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
-	cmd.Stderr = t.Output()
-	out, err := cmd.Output()
+	out, err := script(ctx, t, chromium, "call.mjs", hs.URL+"/caller/", wav, "4", shot).Output()
 	var page pageResult
 	if jerr := json.Unmarshal(lastLine(out), &page); jerr != nil {
 		t.Fatalf("call.mjs: %v, output %q (%v)", err, out, jerr)

@@ -4,10 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"log/slog"
-	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,7 +13,6 @@ import (
 	"github.com/hotline-cc/hotline/api"
 	"github.com/hotline-cc/hotline/campaign"
 	"github.com/hotline-cc/hotline/events"
-	"github.com/hotline-cc/hotline/store"
 )
 
 // customers answers a campaign's calls at once: numbers starting with 2
@@ -49,24 +45,11 @@ func TestCampaignsPageInChromium(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
-	sc := store.DefaultConfig()
-	sc.Path = filepath.Join(t.TempDir(), "hotline.db")
-	st, err := store.Open(ctx, sc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	st := openStore(ctx, t, filepath.Join(t.TempDir(), "hotline.db"))
+	log := warnLog(t)
 	dialer := campaign.New(st, customers{}, nil, log)
-	defer dialer.Close()
-	cfg := api.DefaultConfig()
-	cfg.Tokens = []api.Token{{Name: "sup", Role: "supervisor", Value: supToken}}
-	h, err := api.New(cfg, api.Deps{Store: st, Events: events.NewBus(0), Campaigns: dialer}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(h)
-	defer hs.Close()
+	t.Cleanup(dialer.Close)
+	hs := serveAPI(t, "", api.Deps{Store: st, Events: events.NewBus(0), Campaigns: dialer}, log)
 
 	dir := t.TempDir()
 	good, bad := filepath.Join(dir, "good.csv"), filepath.Join(dir, "bad.csv")
@@ -74,16 +57,8 @@ func TestCampaignsPageInChromium(t *testing.T) {
 	os.WriteFile(bad, []byte("number,name\n+49111,Lena\nnot a number,Tom\n"), 0o644)
 
 	shots := screenshotDir(t)
-	cmd := exec.CommandContext(ctx, "node", "campaigns.mjs", hs.URL, supToken, good, bad, shots)
-	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
-	cmd.Stderr = t.Output()
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd := script(ctx, t, chromium, "campaigns.mjs", hs.URL, supToken, good, bad, shots)
+	stdout := startScript(t, cmd)
 	steps := map[string]campaignStep{}
 	sc2 := bufio.NewScanner(stdout)
 	for sc2.Scan() {

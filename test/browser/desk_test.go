@@ -1,15 +1,9 @@
 package browser
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
-	"net/http/httptest"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -81,8 +75,7 @@ func (d *fakeDesk) changes() []string {
 
 // deskStep is a line desk.mjs prints.
 type deskStep struct {
-	Step  string `json:"step"`
-	Error string `json:"error"`
+	stepHead
 	Agent struct {
 		State, Phone, Caller, Queue, Reason, Summary, Emotion, EmotionClass, Trend, Arousal, Shortcuts string
 		Timeline, Transcript                                                                           []string
@@ -108,13 +101,7 @@ func TestDesktopsInChromium(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
-	sc := store.DefaultConfig()
-	sc.Path = filepath.Join(t.TempDir(), "hotline.db")
-	st, err := store.Open(ctx, sc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(ctx, t, filepath.Join(t.TempDir(), "hotline.db"))
 	other, err := st.CallStarted(ctx, store.CallStart{CallID: "desk-call-2@test", From: "+14155550111", To: "100", At: time.Now()})
 	if err != nil {
 		t.Fatal(err)
@@ -129,59 +116,22 @@ func TestDesktopsInChromium(t *testing.T) {
 		{ID: "alice", Name: "Alice Ng", State: "offline", Since: time.Now()},
 		{ID: "bob", Name: "Bob Ode", State: "not_ready", Reason: "lunch", Since: time.Now().Add(-10 * time.Minute)},
 	}}
-	cfg := api.DefaultConfig()
-	cfg.Tokens = []api.Token{{Name: "sup", Role: "supervisor", Value: supToken}}
-	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	h, err := api.New(cfg, api.Deps{
+	hs := serveAPI(t, "", api.Deps{
 		Store: st, Events: bus, Agents: desk, Queues: desk, AgentControl: desk, CallControl: desk,
 		Login: func(agent, password string) bool { return agent == "alice" && password == agentPassword },
-	}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(h)
-	defer hs.Close()
+	}, warnLog(t))
 
 	shots := screenshotDir(t)
-	cmd := exec.CommandContext(ctx, "node", "desk.mjs", hs.URL, supToken, "alice", agentPassword, shots)
-	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
-	cmd.Stderr = t.Output()
+	cmd := script(ctx, t, chromium, "desk.mjs", hs.URL, supToken, "alice", agentPassword, shots)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	next := readSteps[deskStep](t, cancel, "desk.mjs", startScript(t, cmd))
 	defer func() {
 		stdin.Close()
-		if err := cmd.Wait(); err != nil && !t.Failed() {
-			t.Errorf("desk.mjs: %v", err)
-		}
+		waitScript(t, cmd)
 	}()
-	steps := bufio.NewScanner(stdout)
-	next := func(want string) deskStep {
-		t.Helper()
-		for steps.Scan() {
-			var s deskStep
-			if json.Unmarshal(steps.Bytes(), &s) != nil {
-				t.Logf("desk.mjs: %s", steps.Text())
-				continue
-			}
-			if s.Step != want {
-				cancel()
-				t.Fatalf("desk.mjs at %q, want %q: %s", s.Step, want, s.Error)
-			}
-			return s
-		}
-		cancel()
-		t.Fatalf("desk.mjs ended before %q: %v", want, steps.Err())
-		return deskStep{}
-	}
 	proceed := func() {
 		t.Helper()
 		if _, err := io.WriteString(stdin, "go\n"); err != nil {

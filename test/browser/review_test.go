@@ -1,17 +1,13 @@
 package browser
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -49,8 +45,7 @@ func (f flowIntents) AddExample(intent, lang, phrase string) error {
 
 // reviewStep is a line review.mjs prints.
 type reviewStep struct {
-	Step    string             `json:"step"`
-	Error   string             `json:"error"`
+	stepHead
 	Filters map[string][]int64 `json:"filters"`
 	Call    struct {
 		AudioSrc     string
@@ -87,13 +82,7 @@ func TestReviewInChromium(t *testing.T) {
 	if err := os.MkdirAll(recDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	sc := store.DefaultConfig()
-	sc.Path = filepath.Join(dir, "hotline.db")
-	st, err := store.Open(ctx, sc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(ctx, t, filepath.Join(dir, "hotline.db"))
 
 	b, err := bank.Flow()
 	if err != nil {
@@ -175,10 +164,6 @@ func TestReviewInChromium(t *testing.T) {
 	call("+14155550199", start.Add(3*time.Minute), []turn{{store.SpeakerCaller, "hello", "", "", 0.2}}, nil)
 
 	bus := events.NewBus(0)
-	cfg := api.DefaultConfig()
-	cfg.Tokens = []api.Token{{Name: "sup", Role: "supervisor", Value: supToken}}
-	cfg.RecordingsDir = recDir
-	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	kdir := filepath.Join(dir, "knowledge")
 	if err := os.MkdirAll(kdir, 0o700); err != nil {
 		t.Fatal(err)
@@ -190,49 +175,12 @@ func TestReviewInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := api.New(cfg, api.Deps{Store: st, Events: bus, Intents: flowIntents{brain}, Knowledge: kb}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(h)
-	defer hs.Close()
+	hs := serveAPI(t, recDir, api.Deps{Store: st, Events: bus, Intents: flowIntents{brain}, Knowledge: kb}, warnLog(t))
 
 	shots := screenshotDir(t)
-	cmd := exec.CommandContext(ctx, "node", "review.mjs", hs.URL, supToken, shots, strconv.FormatInt(lost, 10))
-	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
-	cmd.Stderr = t.Output()
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := cmd.Wait(); err != nil && !t.Failed() {
-			t.Errorf("review.mjs: %v", err)
-		}
-	}()
-	steps := bufio.NewScanner(stdout)
-	steps.Buffer(nil, 1<<20)
-	next := func(want string) reviewStep {
-		t.Helper()
-		for steps.Scan() {
-			var s reviewStep
-			if json.Unmarshal(steps.Bytes(), &s) != nil {
-				t.Logf("review.mjs: %s", steps.Text())
-				continue
-			}
-			if s.Step != want {
-				cancel()
-				t.Fatalf("review.mjs at %q, want %q: %s", s.Step, want, s.Error)
-			}
-			return s
-		}
-		cancel()
-		t.Fatalf("review.mjs ended before %q: %v", want, steps.Err())
-		return reviewStep{}
-	}
+	cmd := script(ctx, t, chromium, "review.mjs", hs.URL, supToken, shots, strconv.FormatInt(lost, 10))
+	next := readSteps[reviewStep](t, cancel, "review.mjs", startScript(t, cmd))
+	defer waitScript(t, cmd)
 
 	f := next("filtered").Filters
 	for name, want := range map[string][]int64{
