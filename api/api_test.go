@@ -542,14 +542,7 @@ func TestConfig(t *testing.T) {
 // Tokens come from the environment; New refuses a missing, short or
 // repeated one.
 func TestTokensFromEnv(t *testing.T) {
-	ctx := context.Background()
-	sc := store.DefaultConfig()
-	sc.Path = t.TempDir() + "/hotline.db"
-	st, err := store.Open(ctx, sc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t)
 	deps := Deps{Store: st, Events: events.NewBus(0)}
 	cfg := DefaultConfig()
 	cfg.Tokens = []Token{{Name: "sup", Role: "supervisor", TokenEnv: "HOTLINE_TEST_SUP_TOKEN"}}

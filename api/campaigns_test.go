@@ -174,20 +174,3 @@ func TestCampaignAPIOff(t *testing.T) {
 		t.Errorf("campaigns off: %d", r.status)
 	}
 }
-
-func (f *fixture) del(t testing.TB, path, token string) response {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodDelete, f.srv.URL+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := f.srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b := make([]byte, 4096)
-	n, _ := resp.Body.Read(b)
-	return response{status: resp.StatusCode, header: resp.Header, body: b[:n]}
-}

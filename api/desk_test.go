@@ -1,10 +1,8 @@
 package api
 
 import (
-	"context"
 	"encoding/base64"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -16,33 +14,6 @@ import (
 	"github.com/hotline-cc/hotline/events"
 	"github.com/hotline-cc/hotline/store"
 )
-
-// post sends body as JSON (or with the content type given) with the token
-// (none when empty).
-func (f *fixture) post(t testing.TB, path, token, body string, contentType ...string) response {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, f.srv.URL+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if len(contentType) > 0 {
-		req.Header.Set("Content-Type", contentType[0])
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := f.srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return response{status: resp.StatusCode, header: resp.Header, body: b}
-}
 
 type loginAnswer struct {
 	Token     string    `json:"token"`
@@ -213,13 +184,7 @@ func TestSessionTokens(t *testing.T) {
 	}
 
 	t.Setenv(env, "short")
-	sc := store.DefaultConfig()
-	sc.Path = t.TempDir() + "/hotline.db"
-	st, err := store.Open(context.Background(), sc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openStore(t)
 	if _, err := New(Config{SessionKeyEnv: env}, Deps{Store: st, Events: events.NewBus(0)}, nil); err == nil || !strings.Contains(err.Error(), env) {
 		t.Errorf("short key: %v", err)
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"unicode"
@@ -31,13 +30,7 @@ func FuzzQuery(f *testing.F) {
 	} {
 		f.Add(seed)
 	}
-	cfg := store.DefaultConfig()
-	cfg.Path = filepath.Join(f.TempDir(), "hotline.db")
-	st, err := store.Open(context.Background(), cfg)
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { st.Close() })
+	st := openStore(f)
 
 	f.Fuzz(func(t *testing.T, raw string) {
 		q, err := url.ParseQuery(raw)
@@ -47,14 +40,7 @@ func FuzzQuery(f *testing.F) {
 		ctx := context.Background()
 		check := func(what string, err error, cursor string, call func() error) {
 			if err != nil {
-				var bad badRequest
-				if !errors.As(err, &bad) {
-					t.Fatalf("%s: %v is not a bad request", what, err)
-				}
-				msg := safeText(err.Error())
-				if msg == "" || len(msg) > maxErrText || !utf8.ValidString(msg) {
-					t.Fatalf("%s: message %q", what, msg)
-				}
+				checkBad(t, what, err)
 				return
 			}
 			if err := call(); errors.Is(err, store.ErrInvalid) && cursor == "" {
@@ -88,22 +74,13 @@ func FuzzDeskBody(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		checkBad := func(what string, err error) {
-			var bad badRequest
-			if !errors.As(err, &bad) {
-				t.Fatalf("%s: %v is not a bad request", what, err)
-			}
-			if msg := safeText(err.Error()); msg == "" || len(msg) > maxErrText || !utf8.ValidString(msg) {
-				t.Fatalf("%s: message %q", what, msg)
-			}
-		}
 		if l, err := parseLogin(bytes.NewReader(body)); err != nil {
-			checkBad("login", err)
+			checkBad(t, "login", err)
 		} else if !validName(l.Agent) || l.Password == "" || len(l.Password) > maxPassword {
 			t.Fatalf("login accepted %+v", l)
 		}
 		if c, err := parseStateChange(bytes.NewReader(body)); err != nil {
-			checkBad("state", err)
+			checkBad(t, "state", err)
 		} else if !contains(manualStates, c.State) || len(c.Reason) > maxReason || c.Reason != "" && c.State != "not_ready" ||
 			!utf8.ValidString(c.Reason) || strings.IndexFunc(c.Reason, unicode.IsControl) >= 0 {
 			t.Fatalf("state change accepted %+v", c)

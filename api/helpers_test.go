@@ -12,10 +12,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"go.uber.org/goleak"
 
@@ -130,15 +132,8 @@ func newFixtureBus(t testing.TB, bus *events.Bus, edit func(*Config)) *fixture {
 // state changes go to f.control.
 func newFixtureDeps(t testing.TB, bus *events.Bus, edit func(*Config), editDeps func(*Deps)) *fixture {
 	t.Helper()
-	ctx := context.Background()
 	dir := t.TempDir()
-	sc := store.DefaultConfig()
-	sc.Path = filepath.Join(dir, "hotline.db")
-	st, err := store.Open(ctx, sc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openStore(t)
 	f := &fixture{
 		store: st, bus: bus, metrics: metrics.New(), log: &logbuf.Buffer{},
 		recDir: filepath.Join(dir, "recordings"), byDisposition: map[string][]int64{}, byEmotion: map[string][]int64{},
@@ -279,13 +274,16 @@ func (r response) json(t testing.TB, v any) {
 	}
 }
 
-// get requests path with the token (none when empty) and the extra
-// headers, name-value pairs.
-func (f *fixture) get(t testing.TB, path, token string, headers ...string) response {
+// send makes a request with the token (none when empty), a body of the
+// content type (none when empty) and the extra headers, name-value pairs.
+func (f *fixture) send(t testing.TB, method, path, token, contentType, body string, headers ...string) response {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, f.srv.URL+path, nil)
+	req, err := http.NewRequest(method, f.srv.URL+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -298,11 +296,61 @@ func (f *fixture) get(t testing.TB, path, token string, headers ...string) respo
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
+	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return response{status: resp.StatusCode, header: resp.Header, body: body}
+	return response{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+// get requests path with the token (none when empty) and the extra
+// headers, name-value pairs.
+func (f *fixture) get(t testing.TB, path, token string, headers ...string) response {
+	t.Helper()
+	return f.send(t, http.MethodGet, path, token, "", "", headers...)
+}
+
+// post sends body as JSON (or with the content type given) with the token
+// (none when empty).
+func (f *fixture) post(t testing.TB, path, token, body string, contentType ...string) response {
+	t.Helper()
+	ct := "application/json"
+	if len(contentType) > 0 {
+		ct = contentType[0]
+	}
+	return f.send(t, http.MethodPost, path, token, ct, body)
+}
+
+func (f *fixture) del(t testing.TB, path, token string) response {
+	t.Helper()
+	return f.send(t, http.MethodDelete, path, token, "", "")
+}
+
+// openStore opens a SQLite store in a temporary folder, closed when the
+// test ends.
+func openStore(t testing.TB) *store.Store {
+	t.Helper()
+	sc := store.DefaultConfig()
+	sc.Path = filepath.Join(t.TempDir(), "hotline.db")
+	st, err := store.Open(context.Background(), sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// checkBad fails a fuzz test unless err is a bad request with a clear,
+// short message.
+func checkBad(t *testing.T, what string, err error) {
+	t.Helper()
+	var bad badRequest
+	if !errors.As(err, &bad) {
+		t.Fatalf("%s: %v is not a bad request", what, err)
+	}
+	if msg := safeText(err.Error()); msg == "" || len(msg) > maxErrText || !utf8.ValidString(msg) {
+		t.Fatalf("%s: message %q", what, msg)
+	}
 }
 
 // waitFor polls cond until it holds or a few seconds pass.

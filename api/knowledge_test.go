@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -39,31 +38,6 @@ func knowledgeFixture(t *testing.T) (*fixture, *knowledge.Live) {
 	}
 	f := newFixtureDeps(t, events.NewBus(0), func(*Config) {}, func(d *Deps) { d.Knowledge = kb })
 	return f, kb
-}
-
-// send makes a request with a body of the content type.
-func (f *fixture) send(t testing.TB, method, path, token, contentType, body string) response {
-	t.Helper()
-	req, err := http.NewRequest(method, f.srv.URL+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := f.srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return response{status: resp.StatusCode, header: resp.Header, body: b}
 }
 
 type articleAnswer struct {
@@ -298,13 +272,7 @@ func FuzzKnowledgeUpload(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	cfg := store.DefaultConfig()
-	cfg.Path = filepath.Join(f.TempDir(), "hotline.db")
-	st, err := store.Open(context.Background(), cfg)
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { st.Close() })
+	st := openStore(f)
 	h, err := New(testConfig(""), Deps{Store: st, Events: events.NewBus(0), Knowledge: kb}, nil)
 	if err != nil {
 		f.Fatal(err)

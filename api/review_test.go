@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -122,17 +121,9 @@ func TestMarkAnswer(t *testing.T) {
 		{fmt.Sprintf("/api/v1/calls/%d/turns/x/mark", f.c1), "application/json", `{"verdict":"good"}`, 400, "turn"},
 		{"/api/v1/calls/999999/turns/1/mark", "application/json", `{"verdict":"good"}`, 404, "not found"},
 	} {
-		req, _ := http.NewRequest(http.MethodPut, f.srv.URL+tc.path, strings.NewReader(tc.body))
-		req.Header.Set("Content-Type", tc.ctype)
-		req.Header.Set("Authorization", "Bearer "+supToken)
-		resp, err := f.srv.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != tc.want || !strings.Contains(string(b), tc.msg) {
-			t.Errorf("%s %.40s: %d %s, want %d with %q", tc.path, tc.body, resp.StatusCode, b, tc.want, tc.msg)
+		r := f.send(t, http.MethodPut, tc.path, supToken, tc.ctype, tc.body)
+		if r.status != tc.want || !strings.Contains(string(r.body), tc.msg) {
+			t.Errorf("%s %.40s: %d %s, want %d with %q", tc.path, tc.body, r.status, r.body, tc.want, tc.msg)
 		}
 	}
 }
@@ -345,23 +336,14 @@ func FuzzReviewBody(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		checkBad := func(what string, err error) {
-			var bad badRequest
-			if !errors.As(err, &bad) {
-				t.Fatalf("%s: %v is not a bad request", what, err)
-			}
-			if msg := safeText(err.Error()); msg == "" || len(msg) > maxErrText || !utf8.ValidString(msg) {
-				t.Fatalf("%s: message %q", what, msg)
-			}
-		}
 		if m, err := parseMark(bytes.NewReader(body)); err != nil {
-			checkBad("mark", err)
+			checkBad(t, "mark", err)
 		} else if (m.Verdict != store.VerdictGood && m.Verdict != store.VerdictWrong) || len(m.Correction) > store.MaxCorrection ||
 			!utf8.ValidString(m.Correction) || m.Verdict == store.VerdictGood && strings.TrimSpace(m.Correction) != "" {
 			t.Fatalf("mark accepted %+v", m)
 		}
 		if e, err := parseExample(bytes.NewReader(body)); err != nil {
-			checkBad("example", err)
+			checkBad(t, "example", err)
 		} else if store.CheckPhrase(e.Phrase) != nil || (e.Lang != "en" && e.Lang != "zh") || e.Call < 0 || e.Seq < 0 || (e.Call == 0) != (e.Seq == 0) {
 			t.Fatalf("example accepted %+v", e)
 		}
