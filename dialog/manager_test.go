@@ -23,11 +23,7 @@ const testKey = "sk-manager-test-0123456789"
 // sampleBrain is the rule brain on the sample bank built into the binary.
 func sampleBrain(t *testing.T) *rules.Brain {
 	t.Helper()
-	b, err := bank.Flow()
-	if err != nil {
-		t.Fatal(err)
-	}
-	flow, err := rules.ParseFlow(b)
+	flow, err := bank.RuleFlow()
 	if err != nil {
 		t.Fatal(err)
 	}

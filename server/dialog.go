@@ -45,10 +45,7 @@ func newConversation(cfg config.Config, menu *ivr.Menu, kb *knowledge.Live, m *m
 	var flow *rules.Flow
 	var err error
 	if d.Flow == "" {
-		var b []byte
-		if b, err = bank.Flow(); err == nil {
-			flow, err = rules.ParseFlow(b)
-		}
+		flow, err = bank.RuleFlow()
 	} else {
 		flow, err = rules.LoadFlow(d.Flow)
 	}

@@ -34,11 +34,7 @@ func TestLoadExamples(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	b, err := bank.Flow()
-	if err != nil {
-		t.Fatal(err)
-	}
-	flow, err := rules.ParseFlow(b)
+	flow, err := bank.RuleFlow()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,13 +3,26 @@
 // binary so `hotline serve` answers sensibly from any folder.
 package bank
 
-import "embed"
+import (
+	"embed"
+
+	"github.com/hotline-cc/hotline/dialog/rules"
+)
 
 //go:embed flow.yaml knowledge
 var files embed.FS
 
 // Flow is the sample's rule flow, as YAML.
 func Flow() ([]byte, error) { return files.ReadFile("flow.yaml") }
+
+// RuleFlow is the sample's rule flow, parsed.
+func RuleFlow() (*rules.Flow, error) {
+	b, err := Flow()
+	if err != nil {
+		return nil, err
+	}
+	return rules.ParseFlow(b)
+}
 
 // Knowledge is the sample's knowledge base; its articles live under the
 // folder "knowledge" of the returned file system.

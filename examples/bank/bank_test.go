@@ -3,7 +3,6 @@ package bank_test
 import (
 	"testing"
 
-	"github.com/hotline-cc/hotline/dialog/rules"
 	"github.com/hotline-cc/hotline/examples/bank"
 	"github.com/hotline-cc/hotline/knowledge"
 )
@@ -11,11 +10,7 @@ import (
 // The sample built into the binary is what `hotline serve` answers with:
 // its flow must parse and its twenty articles load.
 func TestSampleLoads(t *testing.T) {
-	b, err := bank.Flow()
-	if err != nil {
-		t.Fatal(err)
-	}
-	flow, err := rules.ParseFlow(b)
+	flow, err := bank.RuleFlow()
 	if err != nil {
 		t.Fatalf("sample flow: %v", err)
 	}

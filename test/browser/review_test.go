@@ -84,11 +84,7 @@ func TestReviewInChromium(t *testing.T) {
 	}
 	st := openStore(ctx, t, filepath.Join(dir, "hotline.db"))
 
-	b, err := bank.Flow()
-	if err != nil {
-		t.Fatal(err)
-	}
-	flow, err := rules.ParseFlow(b)
+	flow, err := bank.RuleFlow()
 	if err != nil {
 		t.Fatal(err)
 	}
