@@ -68,18 +68,18 @@ func (s *Store) AgentPhones(ctx context.Context, now time.Time) ([]AgentPhone, e
 	if err != nil {
 		return nil, fmt.Errorf("store: agent phones: %w", err)
 	}
-	defer rows.Close()
 	var out []AgentPhone
-	for rows.Next() {
+	err = eachRow(rows, func() error {
 		var p AgentPhone
 		var exp nullTime
 		if err := rows.Scan(&p.Agent, &p.Node, &p.Contact, &p.Source, &p.Transport, &exp, &p.Ready); err != nil {
-			return nil, fmt.Errorf("store: agent phones: %w", err)
+			return err
 		}
 		p.Expires = exp.T
 		out = append(out, p)
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, fmt.Errorf("store: agent phones: %w", err)
 	}
 	return out, nil
@@ -115,18 +115,18 @@ func (s *Store) AgentClaims(ctx context.Context) ([]AgentClaim, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: agent claims: %w", err)
 	}
-	defer rows.Close()
 	var out []AgentClaim
-	for rows.Next() {
+	err = eachRow(rows, func() error {
 		var c AgentClaim
 		var at nullTime
 		if err := rows.Scan(&c.Agent, &c.Call, &c.Node, &at); err != nil {
-			return nil, fmt.Errorf("store: agent claims: %w", err)
+			return err
 		}
 		c.At = at.T
 		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	})
+	if err != nil {
 		return nil, fmt.Errorf("store: agent claims: %w", err)
 	}
 	return out, nil

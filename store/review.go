@@ -319,34 +319,27 @@ WHERE c.started_at >= ? AND c.started_at < ? AND x.agent = '' GROUP BY d, x.reas
 	if err != nil {
 		return nil, err
 	}
-	err = run("crisis alerts", `SELECT `+s.d.day("c.started_at")+` AS d, COUNT(*) FROM crisis_alerts a JOIN calls c ON c.id = a.call
-WHERE c.started_at >= ? AND c.started_at < ? GROUP BY d`,
-		func(r *sql.Rows) error {
+	// perDay scans rows of a day and a count into the day's figures.
+	perDay := func(set func(f *DayFigures, count int)) func(*sql.Rows) error {
+		return func(r *sql.Rows) error {
 			var day int64
 			var count int
 			if err := r.Scan(&day, &count); err != nil {
 				return err
 			}
 			if f := at(day); f != nil {
-				f.Crisis = count
+				set(f, count)
 			}
 			return nil
-		})
+		}
+	}
+	err = run("crisis alerts", `SELECT `+s.d.day("c.started_at")+` AS d, COUNT(*) FROM crisis_alerts a JOIN calls c ON c.id = a.call
+WHERE c.started_at >= ? AND c.started_at < ? GROUP BY d`, perDay(func(f *DayFigures, n int) { f.Crisis = n }))
 	if err != nil {
 		return nil, err
 	}
 	err = run("marks", `SELECT `+s.d.day("c.started_at")+` AS d, COUNT(*) FROM answer_marks m JOIN calls c ON c.id = m.call
-WHERE c.started_at >= ? AND c.started_at < ? AND m.verdict = 'wrong' GROUP BY d`, func(r *sql.Rows) error {
-		var day int64
-		var count int
-		if err := r.Scan(&day, &count); err != nil {
-			return err
-		}
-		if f := at(day); f != nil {
-			f.MarkedWrong = count
-		}
-		return nil
-	})
+WHERE c.started_at >= ? AND c.started_at < ? AND m.verdict = 'wrong' GROUP BY d`, perDay(func(f *DayFigures, n int) { f.MarkedWrong = n }))
 	if err != nil {
 		return nil, err
 	}
