@@ -3,9 +3,7 @@ package e2e
 import (
 	"bufio"
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"net/http"
 	"os"
@@ -337,48 +335,6 @@ type campaignStatus struct {
 		DNC        int            `json:"dnc"`
 		Attempts   map[string]int `json:"attempts"`
 	} `json:"progress"`
-}
-
-// apiClient calls a node's operator API with the supervisor's token.
-type apiClient struct {
-	t    *testing.T
-	base string
-}
-
-func newAPIClient(t *testing.T, n *node) *apiClient {
-	return &apiClient{t: t, base: "http://" + fmt.Sprint(n.logs.must(t, "api listening", nil, time.Second)["addr"])}
-}
-
-// do sends a request, fails the test unless the answer has status, and
-// decodes a JSON answer into v when v is not nil. It returns the body.
-func (c *apiClient) do(method, path, contentType, body string, status int, v any) string {
-	c.t.Helper()
-	req, err := http.NewRequestWithContext(c.t.Context(), method, c.base+path, strings.NewReader(body))
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+e2eAPIToken)
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	if resp.StatusCode != status {
-		c.t.Fatalf("%s %s: %s %s, want %d", method, path, resp.Status, b, status)
-	}
-	if v != nil {
-		if err := json.Unmarshal(b, v); err != nil {
-			c.t.Fatalf("%s %s: %v", method, path, err)
-		}
-	}
-	return string(b)
 }
 
 // sippCall is one call a SIPp UAS took: when its INVITE came and when its

@@ -23,6 +23,7 @@ import (
 	"io"
 	"math"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -1004,4 +1005,54 @@ func expectSignal(t *testing.T, what string, hay, ref []int16, from, to int) int
 			what, float64(from)/rate, float64(to)/rate, float64(at)/rate, good, len(scores))
 	}
 	return at
+}
+
+// apiClient calls a node's operator API with the supervisor's token.
+type apiClient struct {
+	t    *testing.T
+	base string
+}
+
+func newAPIClient(t *testing.T, n *node) *apiClient {
+	return &apiClient{t: t, base: "http://" + fmt.Sprint(n.logs.must(t, "api listening", nil, time.Second)["addr"])}
+}
+
+// send sends a request with a body of the content type (none when empty)
+// and returns the answer, its body read and closed, with the body.
+func (c *apiClient) send(method, path, contentType, body string) (*http.Response, []byte) {
+	c.t.Helper()
+	req, err := http.NewRequestWithContext(c.t.Context(), method, c.base+path, strings.NewReader(body))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+e2eAPIToken)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return resp, b
+}
+
+// do sends a request, fails the test unless the answer has status, and
+// decodes a JSON answer into v when v is not nil. It returns the body.
+func (c *apiClient) do(method, path, contentType, body string, status int, v any) string {
+	c.t.Helper()
+	resp, b := c.send(method, path, contentType, body)
+	if resp.StatusCode != status {
+		c.t.Fatalf("%s %s: %s %s, want %d", method, path, resp.Status, b, status)
+	}
+	if v != nil {
+		if err := json.Unmarshal(b, v); err != nil {
+			c.t.Fatalf("%s %s: %v", method, path, err)
+		}
+	}
+	return string(b)
 }

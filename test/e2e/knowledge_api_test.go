@@ -3,8 +3,6 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,26 +28,10 @@ func TestKnowledgeReplacedThroughTheAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := startHotline(t, "", fmt.Sprintf("dialog: {brain: rules, knowledge: %q}", dir))
-	base := "http://" + fmt.Sprint(n.logs.must(t, "api listening", nil, time.Second)["addr"])
+	api := newAPIClient(t, n)
 	send := func(method, path, ctype, body string) (int, map[string]any) {
 		t.Helper()
-		req, err := http.NewRequestWithContext(t.Context(), method, base+path, strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Authorization", "Bearer "+e2eAPIToken)
-		if ctype != "" {
-			req.Header.Set("Content-Type", ctype)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
+		resp, b := api.send(method, path, ctype, body)
 		var v map[string]any
 		if err := json.Unmarshal(b, &v); err != nil {
 			t.Fatalf("%s %s: %s %q: %v", method, path, resp.Status, b, err)

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -19,34 +18,10 @@ func TestTaughtPhraseServesTheNextCall(t *testing.T) {
 	needRoot(t)
 	need(t, "flite")
 	n := startHotline(t, "", "dialog: {brain: rules}")
-	base := "http://" + fmt.Sprint(n.logs.must(t, "api listening", nil, time.Second)["addr"])
-	do := func(method, path, body string, v any) int {
-		t.Helper()
-		req, err := http.NewRequestWithContext(t.Context(), method, base+path, strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Authorization", "Bearer "+e2eAPIToken)
-		if body != "" {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		if v != nil {
-			if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
-				t.Fatal(err)
-			}
-		}
-		return resp.StatusCode
-	}
+	api := newAPIClient(t, n)
 
 	const phrase = "the cash machine swallowed it"
-	if code := do("POST", "/api/v1/intents/lost_card/examples", `{"phrase":"`+phrase+`"}`, nil); code != http.StatusCreated {
-		t.Fatalf("teaching the phrase: %d", code)
-	}
+	api.do("POST", "/api/v1/intents/lost_card/examples", "application/json", `{"phrase":"`+phrase+`"}`, http.StatusCreated, nil)
 	n.logs.must(t, "api: example phrase added", map[string]any{"intent": "lost_card"}, time.Second)
 
 	c := startSpokenCall(t, n, "slt", []string{phrase, "goodbye"}, []time.Duration{4 * time.Second, 20 * time.Second})
@@ -60,8 +35,9 @@ func TestTaughtPhraseServesTheNextCall(t *testing.T) {
 			ID int64 `json:"id"`
 		} `json:"calls"`
 	}
-	if code := do("GET", "/api/v1/calls?intent=lost_card&ended=true", "", &page); code != http.StatusOK || len(page.Calls) != 1 {
-		t.Fatalf("calls served for lost_card: %d %+v", code, page.Calls)
+	api.do("GET", "/api/v1/calls?intent=lost_card&ended=true", "", "", http.StatusOK, &page)
+	if len(page.Calls) != 1 {
+		t.Fatalf("calls served for lost_card: %+v", page.Calls)
 	}
 	var detail struct {
 		Turns []struct {
@@ -70,7 +46,7 @@ func TestTaughtPhraseServesTheNextCall(t *testing.T) {
 			Intent  string `json:"intent"`
 		} `json:"transcript"`
 	}
-	do("GET", fmt.Sprintf("/api/v1/calls/%d", page.Calls[0].ID), "", &detail)
+	api.do("GET", fmt.Sprintf("/api/v1/calls/%d", page.Calls[0].ID), "", "", http.StatusOK, &detail)
 	heard := -1
 	for i, tn := range detail.Turns {
 		if tn.Speaker == "caller" && tn.Text == phrase {
