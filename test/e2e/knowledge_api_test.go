@@ -51,25 +51,8 @@ func TestKnowledgeReplacedThroughTheAPI(t *testing.T) {
 		t.Fatalf("before the call the article is %s", got)
 	}
 
-	phrases := []string{"what are your opening hours", "what are your opening hours"}
-	c := startSpokenCall(t, n, "slt", phrases, []time.Duration{4 * time.Second, 22 * time.Second})
-	call := map[string]any{"call_id": c.sipp.res.CallID}
-	// The first answer's log line holds the sentences ready when it began
-	// to play, so it is matched by its start.
-	answered := func() bool {
-		for _, r := range n.logs.find("hotline said", call) {
-			if strings.HasPrefix(fmt.Sprint(r["text"]), "Our branches are open Monday to Friday from nine to five.") &&
-				r["article"] == "branches/opening-hours" && r["article_version"] == 1.0 {
-				return true
-			}
-		}
-		return false
-	}
-	for deadline := time.Now().Add(20 * time.Second); !answered(); time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the first answer was not the first article:\n%s", n.logs.textAbove("DEBUG"))
-		}
-	}
+	c, call := startHoursCall(t, n)
+	waitFirstHours(t, n, call, map[string]any{"article": "branches/opening-hours", "article_version": 1.0})
 
 	for _, bad := range []struct{ query, ctype, body, says string }{
 		{"", "text/html", "<html><script>var hours = 'never';</script><style>p{}</style></html>", "no text to speak"},
@@ -98,15 +81,7 @@ func TestKnowledgeReplacedThroughTheAPI(t *testing.T) {
 	c.capt.stop(t)
 	sr.expectSuccess(t)
 	n.logs.none(t, "call flow failed", call)
-	var answers []string
-	for _, r := range n.logs.find("hotline said", call) {
-		if text := fmt.Sprint(r["text"]); strings.HasPrefix(text, "Our branches") {
-			answers = append(answers, text)
-		}
-	}
-	if len(answers) != 2 || !strings.Contains(answers[1], "every day from eight in the morning") {
-		t.Errorf("answers %q, want the old hours, then the new ones", answers)
-	}
+	checkHoursAnswers(t, n, call)
 
 	n.logs.must(t, "call ended", call, 5*time.Second)
 	status, page := send("GET", "/api/v1/calls", "", "")
