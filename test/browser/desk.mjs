@@ -109,8 +109,12 @@ try {
   const wrapup = await agent.$eval('#wrapup-text', (e) => e.textContent);
   await agent.screenshot({ path: `${shots}/agent-wrapup.png`, fullPage: true });
   await sup.screenshot({ path: `${shots}/supervisor.png`, fullPage: true });
+  // Signing out leaves the sign-in form without a complaint.
+  await sup.click('#signout');
+  await sup.waitForSelector('#login:not([hidden])', wait);
+  const signedOut = await sup.$eval('#login-error', (e) => e.textContent);
   if (failed) throw new Error('a page threw an error (see the log)');
-  say({ step: 'done', wrapup });
+  say({ step: 'done', wrapup, signedOut });
 } catch (e) {
   // What the pages showed when it failed.
   for (const [i, page] of browser.contexts().flatMap((c) => c.pages()).entries()) {

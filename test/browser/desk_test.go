@@ -89,6 +89,8 @@ type deskStep struct {
 		Calls  [][]string
 	} `json:"supervisor"`
 	Wrapup string `json:"wrapup"`
+	// SignedOut is the sign-in form's message after the supervisor signed out.
+	SignedOut string `json:"signedOut"`
 }
 
 // The agent signs in and goes ready with a key; a call handed over with a
@@ -240,6 +242,9 @@ func TestDesktopsInChromium(t *testing.T) {
 	done := next("done")
 	if !strings.HasPrefix(done.Wrapup, "The caller hung up after ") || !strings.HasSuffix(done.Wrapup, "(completed).") {
 		t.Errorf("wrap-up %q", done.Wrapup)
+	}
+	if done.SignedOut != "" {
+		t.Errorf("after signing out the supervisor desk says %q", done.SignedOut)
 	}
 	t.Logf("screenshots in %s", shots)
 }

@@ -24,6 +24,7 @@
     check: (token) => D.api(token).get('/api/v1/agents'),
     start,
     stop: () => {
+      api = null;
       if (stopLive) stopLive();
       clearInterval(poll);
       alerts.clear();
