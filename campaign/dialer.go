@@ -75,6 +75,9 @@ type Dialer struct {
 	stopLoops context.CancelFunc
 	wg        sync.WaitGroup
 
+	// observe, if set, hears each attempt's result.
+	observe func(campaign int64, res Result)
+
 	mu   sync.Mutex
 	runs map[int64]*run
 }
@@ -90,6 +93,10 @@ func New(st *store.Store, caller Caller, clock Clock, log *slog.Logger) *Dialer 
 	return &Dialer{st: st, caller: caller, clock: clock, log: log, ctx: ctx, cancel: cancel, loops: loops,
 		stopLoops: stopLoops, runs: map[int64]*run{}}
 }
+
+// Observe has fn told of every attempt's result once it is recorded (for
+// metrics and the live event stream). It is called before Restore or Start.
+func (d *Dialer) Observe(fn func(campaign int64, res Result)) { d.observe = fn }
 
 // Restore resumes the campaigns that were running when the node stopped.
 func (d *Dialer) Restore(ctx context.Context) error {
@@ -342,6 +349,9 @@ func (d *Dialer) dial(r *run, e *entry, call Call) {
 		StartedAt: started, EndedAt: ended, Outcome: string(res.Outcome), SIPCode: res.SIPCode, CallID: res.CallID,
 		Detail: res.Detail}, rec); err != nil {
 		log.Error("campaign attempt not recorded", "err", err)
+	}
+	if d.observe != nil {
+		d.observe(r.id, res)
 	}
 	d.finish(r, e, rec)
 }

@@ -78,6 +78,7 @@ type Metrics struct {
 	agents        *prometheus.GaugeVec     // state
 	crisis        prometheus.Counter
 	transfers     *prometheus.CounterVec // queue
+	campaignCalls *prometheus.CounterVec // outcome
 	clusterNodes  prometheus.Gauge
 	nodesReaped   prometheus.Counter
 }
@@ -158,6 +159,10 @@ func New() *Metrics {
 		Help: "Calls handed to a queue, by queue.",
 	}, []string{"queue"})
 
+	m.campaignCalls = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace, Name: "campaign_attempts_total",
+		Help: "Outbound campaign calls placed, by outcome (answered, busy, no_answer, failed, opted_out, booked, transferred, machine).",
+	}, []string{"outcome"})
 	m.clusterNodes = prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: namespace, Name: "cluster_nodes",
 		Help: "Nodes of the cluster with a current heartbeat, this one included, as this node last read them.",
@@ -169,7 +174,7 @@ func New() *Metrics {
 	for _, c := range []prometheus.Collector{
 		m.callsActive, m.callsAnswered, m.calls, m.sipResponses, m.rtpLost, m.rtpJitter, m.lateFrames,
 		m.asrLatency, m.ttsLatency, m.llmLatency, m.turnLatency, m.bargeIns, m.queueLength, m.queueWait,
-		m.agents, m.crisis, m.transfers, m.clusterNodes, m.nodesReaped,
+		m.agents, m.crisis, m.transfers, m.campaignCalls, m.clusterNodes, m.nodesReaped,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {
@@ -330,6 +335,14 @@ func (m *Metrics) Transfer(queue string) {
 		return
 	}
 	m.transfers.WithLabelValues(label(queue)).Inc()
+}
+
+// CampaignAttempt counts an outbound campaign call by its outcome.
+func (m *Metrics) CampaignAttempt(outcome string) {
+	if m == nil {
+		return
+	}
+	m.campaignCalls.WithLabelValues(label(outcome)).Inc()
 }
 
 // ClusterNodes sets how many nodes of the cluster are alive.

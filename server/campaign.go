@@ -10,6 +10,7 @@ import (
 
 	"github.com/hotline-cc/hotline/campaign"
 	"github.com/hotline-cc/hotline/dialog"
+	"github.com/hotline-cc/hotline/events"
 	"github.com/hotline-cc/hotline/ivr"
 	"github.com/hotline-cc/hotline/media"
 	"github.com/hotline-cc/hotline/sip"
@@ -50,6 +51,11 @@ func (s *Server) newDialer(syn tts.Synthesizer) error {
 		cc.convs[name] = conv
 	}
 	s.dialer = campaign.New(s.store, cc, nil, s.log)
+	s.dialer.Observe(func(id int64, res campaign.Result) {
+		s.metrics.CampaignAttempt(string(res.Outcome))
+		s.events.Publish(events.Event{Type: "campaign.attempt", CallID: res.CallID,
+			Data: map[string]any{"campaign": id, "outcome": res.Outcome, "sip_code": res.SIPCode}})
+	})
 	return nil
 }
 

@@ -114,6 +114,12 @@ campaigns:
 			t.Errorf("%s attempts %d, want %d", o, c, want[o])
 		}
 	}
+	scrape := api.do("GET", "/metrics", "", "", http.StatusOK, nil)
+	for o, c := range want {
+		if line := fmt.Sprintf(`hotline_campaign_attempts_total{outcome="%s"} %d`, o, c); !strings.Contains(scrape, line) {
+			t.Errorf("metrics lack %s:\n%s", line, grepLines(scrape, "campaign"))
+		}
+	}
 	if p := st.Progress; p.Contacts != 9 || p.Done != 8 || p.DNC != 1 || p.Remaining != 0 || p.InProgress != 0 {
 		t.Errorf("progress %+v", p)
 	}
