@@ -122,9 +122,22 @@ func (s *Server) screenAgentLeg(ctx context.Context, in sip.Inbound) (sip.Handle
 		return nil, &sip.Refusal{Code: 480, Reason: "Temporarily Unavailable"}
 	}
 	q, _ := s.desk.Queue(in.Header("X-Hotline-Queue"))
+	// The agent's state here follows the call, as for a call of this node.
+	if err := s.desk.RemoteRing(agent, callID, q.Name, reasonElsewhere); err != nil {
+		log.Info("agent leg refused: the agent is busy here", "err", err)
+		return nil, &sip.Refusal{Code: 486, Reason: "Busy Here"}
+	}
+	ended := func() {
+		if err := s.desk.RemoteEnd(agent, callID); err != nil {
+			log.Debug("agent's state not told the call ended", "err", err)
+		}
+	}
 	log.Info("ringing the browser phone for another node's caller")
 	call, err := s.browser.RingAgent(ctx, agent, webrtc.Incoming{Call: callID, From: in.Header("X-Hotline-Caller"),
 		Queue: q.Name, Summary: headerSummary(in.Header("X-Hotline-Summary"))}, q.RingTimeout)
+	if err != nil {
+		ended()
+	}
 	switch {
 	case err == nil:
 	case ctx.Err() != nil:
@@ -139,12 +152,17 @@ func (s *Server) screenAgentLeg(ctx context.Context, in sip.Inbound) (sip.Handle
 		return nil, &sip.Refusal{Code: 480, Reason: "Temporarily Unavailable"}
 	}
 	agentLeg := call.Leg
-	// The agent's leg ends with the SIP dialog, however it ends: answered
-	// and hung up, or cancelled before the answer reached the other node.
+	if err := s.desk.RemoteAnswer(agent, callID); err != nil {
+		log.Debug("agent's state not told of the answer", "err", err)
+	}
+	// The agent's leg and their call here end with the SIP dialog, however
+	// it ends: answered and hung up, or cancelled before the answer
+	// reached the other node.
 	context.AfterFunc(ctx, func() {
 		if err := agentLeg.Hangup(context.Background()); err != nil {
 			log.Debug("agent's browser leg already ended", "err", err)
 		}
+		ended()
 	})
 	return func(ctx context.Context, c *sip.Call) {
 		log.Info("agent connected for another node's caller", "leg", agentLeg.ID())

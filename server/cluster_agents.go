@@ -251,7 +251,7 @@ func (d *agentDesk) syncCluster(ctx context.Context, now time.Time) error {
 			if err := sa.st.SetAgentReady(ctx, a.ID, sa.node, ready); err != nil {
 				return err
 			}
-			if p.Source == sa.sip.String() && p.Expires.Before(now.Add(browserPhoneTTL/2)) {
+			if p.Source == sa.sip.String() && p.Expires.Before(now.Add(browserPhoneTTL/2)) && d.browser != nil && d.browser.PhoneOnline(a.ID) {
 				sa.publishBrowser(a.ID, ready)
 			}
 		}

@@ -574,6 +574,10 @@ func TestClusterBrowserAgentAcrossNodes(t *testing.T) {
 
 	caller := startSpokenCall(t, n1.node, "slt", []string{"i want to speak to an agent", "hello my card was stolen yesterday"},
 		[]time.Duration{4 * time.Second, 20 * time.Second})
+	// node2 shows her on the call, as for a call of its own.
+	if !waitFor(40*time.Second, func() bool { return n2.agent(t, "alice") == "on_call" }) {
+		t.Errorf("node2 never showed alice on the call: %s", n2.agent(t, "alice"))
+	}
 	sr := caller.sipp.wait(t)
 	callerPkts := caller.capt.stop(t)
 	sr.expectSuccess(t)
@@ -607,13 +611,13 @@ func TestClusterBrowserAgentAcrossNodes(t *testing.T) {
 	}) {
 		t.Error("alice's claim was not released after her call")
 	}
-	var agent, disposition string
+	var agent, disposition, node string
 	waitFor(5*time.Second, func() bool {
-		err := c.db.QueryRowContext(t.Context(), `SELECT agent, disposition, node FROM calls WHERE call_id = $1`, sr.CallID).Scan(&agent, &disposition, new(string))
+		err := c.db.QueryRowContext(t.Context(), `SELECT agent, disposition, node FROM calls WHERE call_id = $1`, sr.CallID).Scan(&agent, &disposition, &node)
 		return err == nil && disposition != ""
 	})
-	if agent != "alice" || disposition != "completed" {
-		t.Errorf("stored call: agent %q, %s; want alice, completed", agent, disposition)
+	if agent != "alice" || disposition != "completed" || node != n1.name {
+		t.Errorf("stored call: agent %q, %s, on %s; want alice, completed, on %s", agent, disposition, node, n1.name)
 	}
 }
 
