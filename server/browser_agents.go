@@ -117,7 +117,7 @@ func (s *Server) screenAgentLeg(ctx context.Context, in sip.Inbound) (sip.Handle
 		log.Warn("agent leg refused: not from a node of the cluster")
 		return nil, &sip.Refusal{Code: 403, Reason: "Forbidden"}
 	}
-	if !s.browser.PhoneOnline(agent) {
+	if !s.desk.browser.PhoneOnline(agent) {
 		log.Info("agent leg refused: no browser phone here")
 		return nil, &sip.Refusal{Code: 480, Reason: "Temporarily Unavailable"}
 	}
@@ -133,7 +133,7 @@ func (s *Server) screenAgentLeg(ctx context.Context, in sip.Inbound) (sip.Handle
 		}
 	}
 	log.Info("ringing the browser phone for another node's caller")
-	call, err := s.browser.RingAgent(ctx, agent, webrtc.Incoming{Call: callID, From: in.Header("X-Hotline-Caller"),
+	call, err := s.desk.browser.RingAgent(ctx, agent, webrtc.Incoming{Call: callID, From: in.Header("X-Hotline-Caller"),
 		Queue: q.Name, Summary: headerSummary(in.Header("X-Hotline-Summary"))}, q.RingTimeout)
 	if err != nil {
 		ended()

@@ -17,12 +17,9 @@ type Inbound struct {
 	User string
 	// Source is where the INVITE came from.
 	Source netip.AddrPort
-
-	req *siplib.Request
+	// Header reads the INVITE's header name; "" when it has none.
+	Header func(name string) string
 }
-
-// Header is the value of the INVITE's header name, or "".
-func (in Inbound) Header(name string) string { return headerValue(in.req, name) }
 
 // Refusal is the final response a Screen refuses a call with.
 type Refusal struct {
@@ -50,7 +47,8 @@ func (s *Server) screenCall(d *dialog, tx siplib.ServerTransaction, req *siplib.
 		return nil, false
 	}
 	h, err := s.screen(d.ctx, Inbound{From: partyOf(req.From().DisplayName, req.From().Address),
-		To: partyOf(req.To().DisplayName, req.To().Address), User: req.Recipient.User, Source: src, req: req})
+		To: partyOf(req.To().DisplayName, req.To().Address), User: req.Recipient.User, Source: src,
+		Header: func(name string) string { return headerValue(req, name) }})
 	if err != nil {
 		if d.ctx.Err() != nil {
 			return nil, false // cancelled: ring sees it
