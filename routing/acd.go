@@ -65,8 +65,12 @@ type agent struct {
 	since  time.Time // in this state since
 	missed int       // calls in a row left ringing
 	call   *ticket   // ringing or on the call
-	wrap   *timer
-	serves map[*queue]bool
+	// remote is the call of another node the agent is ringing for, on or
+	// wrapping up (remote.go), and remoteQ its queue; "" when none.
+	remote  string
+	remoteQ *queue
+	wrap    *timer
+	serves  map[*queue]bool
 }
 
 // Reasons the distributor gives.

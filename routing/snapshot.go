@@ -76,6 +76,8 @@ func (a *ACD) Snapshot() Snapshot {
 		as := AgentStatus{ID: ag.cfg.ID, Name: ag.cfg.Name, State: ag.state, Reason: ag.reason, Since: ag.since, Missed: ag.missed}
 		if ag.call != nil {
 			as.Call = ag.call.call.ID
+		} else if ag.remote != "" {
+			as.Call = ag.remote
 		}
 		s.Agents = append(s.Agents, as)
 		s.ByState[ag.state]++

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -65,9 +66,7 @@ func newAgentDesk(cfg routing.Config, dir *routing.Directory, ph phones, m *metr
 // connected. An agent on a call, ringing or in wrap-up keeps their state:
 // the distributor decides when that ends.
 func (d *agentDesk) registered(ev sip.RegistrationEvent) {
-	if d.shared != nil {
-		d.shared.published(ev)
-	}
+	d.publishPhone(ev.User)
 	to := routing.Offline
 	if len(ev.Bindings) > 0 {
 		to = routing.Available
@@ -130,6 +129,13 @@ func (d *agentDesk) Enqueue(ctx context.Context, c routing.Call) (*routing.Ticke
 	d.callers.Store(c.ID, c.Number)
 	context.AfterFunc(ctx, func() { d.callers.Delete(c.ID) })
 	return d.ACD.Enqueue(ctx, c)
+}
+
+// caller is the number of the call waiting, for the screen pop.
+func (d *agentDesk) caller(callID string) string {
+	v, _ := d.callers.Load(callID)
+	from, _ := v.(string)
+	return from
 }
 
 // Queue resolves the queue a transfer names (ivr.Agents).
@@ -205,6 +211,8 @@ func (d *agentDesk) ringSIP(ctx context.Context, callID string, offer routing.Ou
 	req := sip.DialRequest{
 		Headers: map[string]string{
 			"X-Hotline-Call":    callID,
+			"X-Hotline-Caller":  d.caller(callID),
+			"X-Hotline-Queue":   q.Name,
 			"X-Hotline-Summary": headerSummary(t.Summary),
 		},
 		RingTimeout: q.RingTimeout,
@@ -326,4 +334,9 @@ func (d *agentDesk) close() {
 		d.watching.Wait()
 	}
 	d.Close()
+}
+
+// isAgent: id names one of the agents configured.
+func (d *agentDesk) isAgent(id string) bool {
+	return slices.ContainsFunc(d.cfg.Agents, func(a routing.AgentConfig) bool { return a.ID == id })
 }

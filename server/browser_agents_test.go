@@ -3,6 +3,9 @@ package server
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"net/netip"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -10,6 +13,7 @@ import (
 	"github.com/hotline-cc/hotline/media"
 	"github.com/hotline-cc/hotline/routing"
 	"github.com/hotline-cc/hotline/sip"
+	"github.com/hotline-cc/hotline/store"
 	"github.com/hotline-cc/hotline/webrtc"
 )
 
@@ -100,5 +104,89 @@ func TestRingPrefersTheBrowserPhone(t *testing.T) {
 	}
 	if o := <-ticket.Outcomes(); o.Kind != routing.Connected || o.Agent != "alice" {
 		t.Fatalf("after the answer: %+v", o)
+	}
+}
+
+// Another node's INVITE for a browser agent of this node: refused unless
+// it comes from a live node; a decline is 603 and a ring gone unanswered
+// 480, each leaving the agent available; an accepted ring is answered,
+// the agent on the call here, wrapping up when the call ends. Other
+// calls are not screened.
+func TestScreenAgentLeg(t *testing.T) {
+	ctx := t.Context()
+	sc := store.DefaultConfig()
+	sc.Path = filepath.Join(t.TempDir(), "hotline.db")
+	st, err := store.Open(ctx, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.Heartbeat(ctx, store.Node{Name: "a", SIP: "127.0.0.1:5061", HeartbeatAt: time.Now(), StartedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	d := testDesk(t, &fakePhones{}, "alice")
+	br := &fakeBrowser{online: map[string]bool{"alice": true}}
+	d.browser = br
+	if err := d.setState("alice", "available", ""); err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{log: slog.New(slog.DiscardHandler), store: st, node: "b", desk: d}
+	headers := map[string]string{"X-Hotline-Call": "c1", "X-Hotline-Caller": "+15550100", "X-Hotline-Queue": "cards", "X-Hotline-Summary": "card stolen"}
+	invite := func(user, src string) (sip.Handler, error) {
+		return s.screenAgentLeg(ctx, sip.Inbound{User: user, Source: netip.MustParseAddrPort(src),
+			Header: func(name string) string { return headers[name] }})
+	}
+	status := func(err error) int {
+		var r *sip.Refusal
+		if !errors.As(err, &r) {
+			t.Fatalf("%v, want a refusal", err)
+		}
+		return r.Code
+	}
+
+	if h, err := invite("100", "127.0.0.1:5061"); h != nil || err != nil {
+		t.Errorf("a call to a number was screened: %v", err)
+	}
+	if _, err := invite("alice", "127.0.0.1:5099"); status(err) != 403 {
+		t.Errorf("from no node: %v", err)
+	}
+	br.ring = func(webrtc.Incoming) (*webrtc.Call, error) { return nil, webrtc.ErrDeclined }
+	if _, err := invite("alice", "127.0.0.1:5061"); status(err) != 603 {
+		t.Errorf("declined: %v", err)
+	}
+	br.ring = func(webrtc.Incoming) (*webrtc.Call, error) { return nil, webrtc.ErrNoAnswer }
+	if _, err := invite("alice", "127.0.0.1:5061"); status(err) != 480 {
+		t.Errorf("unanswered: %v", err)
+	}
+	if got := agentState(d, "alice"); got != "available" {
+		t.Errorf("alice after rings she did not take: %s", got)
+	}
+	if in := br.rung[0]; in != (webrtc.Incoming{Call: "c1", From: "+15550100", Queue: "cards", Summary: "card stolen"}) {
+		t.Errorf("screen pop %+v", in)
+	}
+
+	callCtx, hangUp := context.WithCancel(ctx)
+	_, agent := media.NewPipe(ctx, 8000)
+	br.ring = func(webrtc.Incoming) (*webrtc.Call, error) { return &webrtc.Call{Leg: agent}, nil }
+	h, err := s.screenAgentLeg(callCtx, sip.Inbound{User: "alice", Source: netip.MustParseAddrPort("127.0.0.1:5061"),
+		Header: func(name string) string { return headers[name] }})
+	if err != nil || h == nil {
+		t.Fatalf("accepted: %v", err)
+	}
+	if got := agentState(d, "alice"); got != "on_call" {
+		t.Errorf("alice on the call: %s", got)
+	}
+	hangUp() // the SIP dialog ends
+	select {
+	case <-agent.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the agent's leg outlived the SIP dialog")
+	}
+	// Told the call ended just after the leg's hang-up, on the same goroutine.
+	for deadline := time.Now().Add(5 * time.Second); agentState(d, "alice") == "on_call" && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := agentState(d, "alice"); got != "wrap_up" && got != "available" {
+		t.Errorf("alice after the call: %s, want wrap-up", got)
 	}
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"sync"
@@ -50,7 +51,16 @@ type sharedAgents struct {
 	// wake asks for a sync before the next heartbeat: an agent's phone or
 	// claim changed somewhere in the cluster.
 	wake chan struct{}
+
+	// sip is this node's SIP address, where the other nodes ring the
+	// browser phones connected here; set once the SIP server listens.
+	sip netip.AddrPort
 }
+
+// browserPhoneTTL is how long a browser phone's row in agent_phones lasts
+// unless the sync renews it, which it does at half-life: a node that
+// vanishes without being reaped leaves no phone rung for long.
+const browserPhoneTTL = time.Hour
 
 func newSharedAgents(st *store.Store, node string, log *slog.Logger) *sharedAgents {
 	return &sharedAgents{st: st, node: node, log: log, remote: map[string]store.AgentPhone{}, held: map[string]bool{},
@@ -103,6 +113,35 @@ func (sa *sharedAgents) published(ev sip.RegistrationEvent) {
 	if err != nil {
 		sa.log.Warn("agent phone not shared with the cluster", "agent", ev.User, "err", err)
 	}
+}
+
+// publishBrowser shares the agent's browser phone connected here: a
+// contact at this node's SIP address, whose user part names the agent.
+// Another node dials it as it dials a SIP phone; this node rings the
+// browser phone and bridges the two (screenAgentLeg).
+func (sa *sharedAgents) publishBrowser(agent string, ready bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	contact := fmt.Sprintf("sip:%s@%s", agent, sa.sip)
+	err := sa.st.SetAgentPhone(ctx, store.AgentPhone{Agent: agent, Node: sa.node, Contact: contact,
+		Source: sa.sip.String(), Transport: "udp", Expires: time.Now().Add(browserPhoneTTL), Ready: ready})
+	if err != nil {
+		sa.log.Warn("agent browser phone not shared with the cluster", "agent", agent, "err", err)
+	}
+}
+
+// publishPhone shares with the cluster the phone the agent's calls ring
+// here: the browser phone while it is connected (Ring prefers it), else
+// the latest SIP registration; with neither, the agent's row here goes.
+func (d *agentDesk) publishPhone(agent string) {
+	if d.shared == nil {
+		return
+	}
+	if d.browser != nil && d.browser.PhoneOnline(agent) {
+		d.shared.publishBrowser(agent, false) // the next sync says whether they are ready
+		return
+	}
+	d.shared.published(sip.RegistrationEvent{User: agent, Bindings: d.phones.Contacts(agent)})
 }
 
 // claim takes the agent for callID; false when another node holds them.
@@ -180,10 +219,10 @@ func (d *agentDesk) syncCluster(ctx context.Context, now time.Time) error {
 		return err
 	}
 	remote := map[string]store.AgentPhone{}
-	ours := map[string]bool{}
+	ours := map[string]store.AgentPhone{}
 	for _, p := range phones {
 		if p.Node == sa.node {
-			ours[p.Agent] = true
+			ours[p.Agent] = p
 		} else {
 			remote[p.Agent] = p
 		}
@@ -207,10 +246,13 @@ func (d *agentDesk) syncCluster(ctx context.Context, now time.Time) error {
 	snap := d.Snapshot()
 	for _, a := range snap.Agents {
 		byElsewhere := a.State == routing.NotReady && a.Reason == reasonElsewhere
-		if ours[a.ID] {
+		if p, ok := ours[a.ID]; ok {
 			ready := a.State != routing.Offline && (a.State != routing.NotReady || byElsewhere)
 			if err := sa.st.SetAgentReady(ctx, a.ID, sa.node, ready); err != nil {
 				return err
+			}
+			if p.Source == sa.sip.String() && p.Expires.Before(now.Add(browserPhoneTTL/2)) && d.browser != nil && d.browser.PhoneOnline(a.ID) {
+				sa.publishBrowser(a.ID, ready)
 			}
 		}
 		local := d.hasLocalPhone(a.ID)

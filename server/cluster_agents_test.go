@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -116,5 +117,69 @@ func TestClusterDesksShareAnAgent(t *testing.T) {
 	sync(b)
 	if o := <-ticketB.Outcomes(); o.Kind != routing.Offered || o.Agent != "alice" {
 		t.Fatalf("node b's caller after node a's call: %+v, want offered to alice", o)
+	}
+}
+
+// Alice's browser phone connects to node b: node b publishes it as a
+// contact at its own SIP address naming her, and node a, once she is
+// ready, dials it as a SIP phone with the call's screen pop in headers.
+// When the browser phone goes, so does the row.
+func TestClusterBrowserPhoneShared(t *testing.T) {
+	ctx := t.Context()
+	dsn := pgtest.New(t)
+	phA, phB := &fakePhones{}, &fakePhones{}
+	a, b := clusterDesk(t, dsn, "a", phA), clusterDesk(t, dsn, "b", phB)
+	b.shared.sip = netip.MustParseAddrPort("127.0.0.1:5082")
+	br := &fakeBrowser{online: map[string]bool{"alice": true}}
+	b.browser = br
+	b.browserPhone("alice", true)
+	sync := func(d *agentDesk) {
+		t.Helper()
+		if err := d.syncCluster(ctx, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sync(a)
+	if s := agentState(a, "alice"); s != "offline" {
+		t.Fatalf("alice on node a is %s before she is ready on node b", s)
+	}
+	if err := b.setState("alice", "available", ""); err != nil {
+		t.Fatal(err)
+	}
+	sync(b)
+	sync(a)
+	if s := agentState(a, "alice"); s != "available" {
+		t.Fatalf("alice on node a is %s, want available through node b's browser phone", s)
+	}
+
+	ticket, err := a.Enqueue(ctx, routing.Call{ID: "c1", Queue: "general", Number: "+15550100"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	offer := <-ticket.Outcomes()
+	caller, agent := media.NewPipe(ctx, 8000)
+	defer caller.Hangup(context.WithoutCancel(ctx))
+	phA.dial = func(context.Context, sip.DialRequest) (*sip.OutboundCall, error) {
+		return &sip.OutboundCall{Call: &sip.Call{Leg: agent}}, nil
+	}
+	if _, err := a.Ring(ctx, "c1", offer, ivr.TransferTurn{Summary: "card stolen"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(phA.dialed) != 1 {
+		t.Fatalf("node a dialed %d times", len(phA.dialed))
+	}
+	r := phA.dialed[0]
+	if r.To != "sip:alice@127.0.0.1:5082" || r.Destination.String() != "127.0.0.1:5082" {
+		t.Errorf("node a dialed %s at %s, want node b's address naming alice", r.To, r.Destination)
+	}
+	if h := r.Headers; h["X-Hotline-Call"] != "c1" || h["X-Hotline-Caller"] != "+15550100" || h["X-Hotline-Queue"] != "general" || h["X-Hotline-Summary"] != "card stolen" {
+		t.Errorf("headers %v", h)
+	}
+
+	br.online["alice"] = false
+	b.browserPhone("alice", false)
+	phones, err := b.shared.st.AgentPhones(ctx, time.Now())
+	if err != nil || len(phones) != 0 {
+		t.Errorf("phones after the browser phone went: %+v, %v", phones, err)
 	}
 }

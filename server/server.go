@@ -279,6 +279,9 @@ func (s *Server) Start(ctx context.Context) error {
 		s.desk.close()
 		return err
 	}
+	if s.desk.shared != nil {
+		s.desk.shared.sip = s.sip.Addr("udp")
+	}
 	s.httpCtx, s.stopStreams = context.WithCancel(ctx)
 	if err := s.startHTTP(); err != nil {
 		s.sip.Shutdown(context.Background())

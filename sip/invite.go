@@ -79,7 +79,15 @@ func (s *Server) onInvite(req *siplib.Request, tx siplib.ServerTransaction, tr *
 	ringing := siplib.NewResponseFromRequest(d.invite, 180, "Ringing", nil)
 	ringing.AppendHeader(siplib.HeaderClone(d.contact))
 	s.send(tx, ringing)
-	if !s.ring(d, tx) {
+	serve, refused := s.screenCall(d, tx, req, src)
+	if refused {
+		return
+	}
+	wait := s.ringTime
+	if serve != nil {
+		wait = 0 // the screen rang already
+	}
+	if !s.ring(d, tx, wait) {
 		s.endEarly(d, tx)
 		return
 	}
@@ -128,13 +136,13 @@ func (s *Server) onInvite(req *siplib.Request, tx siplib.ServerTransaction, tr *
 			return
 		}
 	}
-	started = s.startCall(d, far)
+	started = s.startCall(d, far, serve)
 }
 
-// ring waits ring_time; false if the call ended meanwhile.
-func (s *Server) ring(d *dialog, tx siplib.ServerTransaction) bool {
-	if s.ringTime > 0 {
-		t := time.NewTimer(s.ringTime)
+// ring waits wait (ring_time); false if the call ended meanwhile.
+func (s *Server) ring(d *dialog, tx siplib.ServerTransaction, wait time.Duration) bool {
+	if wait > 0 {
+		t := time.NewTimer(wait)
 		defer t.Stop()
 		select {
 		case <-t.C:

@@ -81,7 +81,7 @@ func (d *dialog) onRTPTimeout() {
 // startCall starts media for a confirmed inbound dialog and runs the
 // handler; false if the call ended first (the caller then releases the
 // dialog).
-func (s *Server) startCall(d *dialog, far farMedia) bool {
+func (s *Server) startCall(d *dialog, far farMedia, h Handler) bool {
 	inv := d.invite
 	call := &Call{
 		From:       partyOf(inv.From().DisplayName, inv.From().Address),
@@ -91,7 +91,10 @@ func (s *Server) startCall(d *dialog, far farMedia) bool {
 		Log:        d.log,
 		d:          d,
 	}
-	return s.startLeg(d, far, call, s.serveHandler)
+	if h == nil {
+		h = s.handler
+	}
+	return s.startLeg(d, far, call, func(ctx context.Context, c *Call) { s.serveHandler(ctx, c, h) })
 }
 
 // startLeg gives a confirmed dialog its leg, as call.Leg, and hands the
@@ -158,14 +161,14 @@ func (s *Server) runCall(d *dialog, serve func(context.Context, *Call)) {
 		"frames", clock.Ticks, "late_frames", clock.Late, "skipped_frames", clock.Skipped)
 }
 
-// serveHandler runs the handler, containing a panic to its own call.
-func (s *Server) serveHandler(ctx context.Context, call *Call) {
+// serveHandler runs h, containing a panic to its own call.
+func (s *Server) serveHandler(ctx context.Context, call *Call, h Handler) {
 	defer func() {
 		if p := recover(); p != nil {
 			call.Log.Error("panic in call handler", "panic", p, "stack", string(debug.Stack()))
 		}
 	}()
-	s.handler(ctx, call)
+	h(ctx, call)
 }
 
 // applyMedia switches the running session to what a new offer/answer agreed.

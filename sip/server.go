@@ -43,7 +43,9 @@ type Server struct {
 	// m counts responses and media quality; nil counts nothing.
 	m       *metrics.Metrics
 	handler Handler
-	log     *slog.Logger
+	// screen sees each new call before it is answered; nil: none.
+	screen Screen
+	log    *slog.Logger
 
 	ua     *sipgo.UserAgent
 	srv    *sipgo.Server

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hotline-cc/hotline/internal/pcapfile"
 	"github.com/hotline-cc/hotline/media"
 )
 
@@ -55,37 +56,7 @@ func TestBrowserAgentTakesACall(t *testing.T) {
 	n := startHotline(t, sipSection, extra)
 	api := "http://" + fmt.Sprint(n.logs.must(t, "api listening", nil, time.Second)["addr"])
 
-	// Alice's microphone: her greeting, again and again.
-	pcm, err := fliteSay(filepath.Join(t.TempDir(), "alice.wav"), "slt", "hello, this is alice from the bank, how can i help you today")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mic []int16
-	for len(mic) < 90*rate {
-		mic = append(append(mic, pcm...), make([]int16, rate/2)...)
-	}
-	wav := filepath.Join(t.TempDir(), "mic.wav")
-	w, err := media.NewRecorder(wav, rate, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := errors.Join(w.WriteMono(mic), w.Close()); err != nil {
-		t.Fatal(err)
-	}
-	shots := os.Getenv("HOTLINE_SCREENSHOT_DIR")
-	if shots == "" {
-		shots = t.TempDir()
-	}
-
-	var out, stderr bytes.Buffer
-	page := exec.CommandContext(ctx, "node", "phone.mjs", api, "alice", e2eAgentPassword, wav, shots)
-	page.Dir = browserDir
-	page.Stdout, page.Stderr = &out, &stderr
-	if err := page.Start(); err != nil {
-		t.Fatal(err)
-	}
-	pageDone := make(chan error, 1)
-	go func() { pageDone <- page.Wait() }()
+	page := startPhonePage(t, ctx, api, browserDir)
 	n.logs.must(t, "agent's browser phone connected", map[string]any{"agent": "alice"}, 30*time.Second)
 	waitAgentState(t, api, "alice", "available", 20*time.Second)
 
@@ -94,16 +65,8 @@ func TestBrowserAgentTakesACall(t *testing.T) {
 	sr := c.sipp.wait(t)
 	callerPkts := c.capt.stop(t)
 	sr.expectSuccess(t)
-	select {
-	case err = <-pageDone:
-	case <-ctx.Done():
-		t.Fatal("phone.mjs did not end")
-	}
-	t.Logf("phone.mjs: %s", stderr.String())
-	var run phoneRun
-	if jerr := json.Unmarshal(bytes.TrimSpace(out.Bytes()), &run); jerr != nil || err != nil || run.Error != "" {
-		t.Fatalf("phone.mjs: %v, %v, %q", err, jerr, run.Error)
-	}
+	run := page.wait(t, ctx)
+	shots := page.shots
 
 	call := map[string]any{"call_id": sr.CallID}
 	n.logs.must(t, "call ended", call, 10*time.Second)
@@ -128,44 +91,11 @@ func TestBrowserAgentTakesACall(t *testing.T) {
 		t.Errorf("alice's phone after the caller hung up: %q, want idle", run.Ended)
 	}
 
-	// Alice heard the caller: the page's inbound audio has energy, and its
-	// level peaks while the caller speaks to her.
-	if len(run.Samples) < 4 {
-		t.Fatalf("%d samples of the call's statistics", len(run.Samples))
-	}
-	last := run.Samples[len(run.Samples)-1]
-	var peak float64
-	for _, s := range run.Samples {
-		peak = max(peak, s.Level)
-	}
-	t.Logf("alice's page: codec %s, %d packets in, %d out, energy %.4f, peak level %.3f", last.Codec, last.Received, last.Sent, last.Energy, peak)
-	if last.Received < 200 || last.Sent < 200 || last.Energy <= 0 || peak < 0.01 {
-		t.Errorf("alice heard too little: %+v, peak level %.3f", last, peak)
-	}
-
-	// The caller heard alice: her voice on the wire after the connection.
+	run.heardCaller(t)
 	answered := n.logs.must(t, "call answered", call, time.Second)
-	hotline := mustAddrPort(t, answered["local_rtp"])
-	caller := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(sr.Media))
 	tConnected := logTime(t, connected)
-	var loud, after int
-	var sum float64
-	for _, f := range rtpFrames(callerPkts, hotline, caller) {
-		if f.Time.Before(tConnected.Add(500 * time.Millisecond)) {
-			continue
-		}
-		after++
-		l := media.Level(f.PCM)
-		if l > promptDBFS {
-			loud++
-			sum += l
-		}
-	}
-	if after == 0 || loud < 50 {
-		t.Fatalf("the caller heard %d loud frames of %d after alice answered", loud, after)
-	}
-	t.Logf("caller: %d of %d frames after the answer loud (mean %.1f dBFS); transfer → connected %v",
-		loud, after, sum/float64(loud), tConnected.Sub(logTime(t, transfer)).Round(time.Millisecond))
+	callerHeardAgent(t, answered, sr, callerPkts, tConnected)
+	t.Logf("transfer → connected %v", tConnected.Sub(logTime(t, transfer)).Round(time.Millisecond))
 	t.Logf("screenshots in %s", shots)
 }
 
@@ -188,4 +118,104 @@ func waitAgentState(t *testing.T, api, agent, state string, d time.Duration) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	t.Fatalf("agent %s is %q after %v, want %s", agent, last, d, state)
+}
+
+// phonePage is test/browser/phone.mjs driving alice's agent desktop in
+// headless Chromium, her microphone her greeting again and again.
+type phonePage struct {
+	out, stderr bytes.Buffer
+	done        chan error
+	shots       string
+}
+
+func startPhonePage(t *testing.T, ctx context.Context, api, browserDir string) *phonePage {
+	t.Helper()
+	pcm, err := fliteSay(filepath.Join(t.TempDir(), "alice.wav"), "slt", "hello, this is alice from the bank, how can i help you today")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mic []int16
+	for len(mic) < 90*rate {
+		mic = append(append(mic, pcm...), make([]int16, rate/2)...)
+	}
+	wav := filepath.Join(t.TempDir(), "mic.wav")
+	w, err := media.NewRecorder(wav, rate, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := errors.Join(w.WriteMono(mic), w.Close()); err != nil {
+		t.Fatal(err)
+	}
+	p := &phonePage{done: make(chan error, 1), shots: os.Getenv("HOTLINE_SCREENSHOT_DIR")}
+	if p.shots == "" {
+		p.shots = t.TempDir()
+	}
+	page := exec.CommandContext(ctx, "node", "phone.mjs", api, "alice", e2eAgentPassword, wav, p.shots)
+	page.Dir = browserDir
+	page.Stdout, page.Stderr = &p.out, &p.stderr
+	if err := page.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.done <- page.Wait() }()
+	return p
+}
+
+// wait is what the page saw, once it ended.
+func (p *phonePage) wait(t *testing.T, ctx context.Context) phoneRun {
+	t.Helper()
+	var err error
+	select {
+	case err = <-p.done:
+	case <-ctx.Done():
+		t.Fatal("phone.mjs did not end")
+	}
+	t.Logf("phone.mjs: %s", p.stderr.String())
+	var run phoneRun
+	if jerr := json.Unmarshal(bytes.TrimSpace(p.out.Bytes()), &run); jerr != nil || err != nil || run.Error != "" {
+		t.Fatalf("phone.mjs: %v, %v, %q", err, jerr, run.Error)
+	}
+	return run
+}
+
+// heardCaller: the page's inbound audio has energy, and its level peaks
+// while the caller speaks to her.
+func (run phoneRun) heardCaller(t *testing.T) {
+	t.Helper()
+	if len(run.Samples) < 4 {
+		t.Fatalf("%d samples of the call's statistics", len(run.Samples))
+	}
+	last := run.Samples[len(run.Samples)-1]
+	var peak float64
+	for _, s := range run.Samples {
+		peak = max(peak, s.Level)
+	}
+	t.Logf("alice's page: codec %s, %d packets in, %d out, energy %.4f, peak level %.3f", last.Codec, last.Received, last.Sent, last.Energy, peak)
+	if last.Received < 200 || last.Sent < 200 || last.Energy <= 0 || peak < 0.01 {
+		t.Errorf("alice heard too little: %+v, peak level %.3f", last, peak)
+	}
+}
+
+// callerHeardAgent: the agent's voice on the caller's wire after the
+// agent connected; answered is the caller's "call answered" log line.
+func callerHeardAgent(t *testing.T, answered map[string]any, sr sippResult, callerPkts []pcapfile.Packet, tConnected time.Time) {
+	t.Helper()
+	hotline := mustAddrPort(t, answered["local_rtp"])
+	caller := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(sr.Media))
+	var loud, after int
+	var sum float64
+	for _, f := range rtpFrames(callerPkts, hotline, caller) {
+		if f.Time.Before(tConnected.Add(500 * time.Millisecond)) {
+			continue
+		}
+		after++
+		l := media.Level(f.PCM)
+		if l > promptDBFS {
+			loud++
+			sum += l
+		}
+	}
+	if after == 0 || loud < 50 {
+		t.Fatalf("the caller heard %d loud frames of %d after alice answered", loud, after)
+	}
+	t.Logf("caller: %d of %d frames after the answer loud (mean %.1f dBFS)", loud, after, sum/float64(loud))
 }

@@ -2,10 +2,12 @@ package e2e
 
 import (
 	"cmp"
+	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	siplib "github.com/emiago/sipgo/sip"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
 
 	"github.com/hotline-cc/hotline/internal/logbuf"
@@ -528,6 +531,132 @@ func TestClusterAgentAcrossNodes(t *testing.T) {
 		t.Errorf("the queued caller's record: %s, transferred to %q; want interrupted, general", disposition, queue)
 	}
 	// The caller's SIPp, whose node is gone, ends with the test.
+}
+
+// TestClusterBrowserAgentAcrossNodes: alice signs in on node2's agent
+// desktop, whose browser phone is her only phone, and presses Ready; a
+// caller on node1 asks for a person. node1 claims her and dials the phone
+// node2 published for her, a SIP address of node2's naming her; node2
+// rings her browser phone with the screen pop, answers node1 when she
+// accepts, and bridges the two legs: each hears the other until the
+// caller hangs up. node1's record names her; once she is free again the
+// claim is released. An INVITE to her from outside the cluster is refused.
+func TestClusterBrowserAgentAcrossNodes(t *testing.T) {
+	needRoot(t)
+	need(t, "flite")
+	browserDir := needBrowser(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
+	defer cancel()
+	c := startCluster(t, 2, clusterConfig{
+		SIP:    "agents: [{user: alice, password_env: HOTLINE_TEST_AGENT_PW}]",
+		Dialog: "{brain: rules}",
+		IVR:    "{speech: true}",
+		Extra: "routing: {wrap_up: 1s, agents: [{id: alice}], queues: [{name: general, ring_timeout: 20s}, {name: cards}, " +
+			"{name: accounts}, {name: loans}, {name: fraud}, {name: complaints}, {name: crisis}]}",
+	})
+	n1, n2 := c.nodes[0], c.nodes[1]
+
+	page := startPhonePage(t, ctx, n2.api, browserDir)
+	n2.logs.must(t, "agent's browser phone connected", map[string]any{"agent": "alice"}, 30*time.Second)
+	waitAgentState(t, n2.api, "alice", "available", 20*time.Second)
+	n1.logs.must(t, "agent state from the cluster", map[string]any{"agent": "alice", "state": "available"}, 10*time.Second)
+	var contact string
+	if err := c.db.QueryRowContext(t.Context(), `SELECT contact FROM agent_phones WHERE agent = 'alice' AND node = 'node2'`).Scan(&contact); err != nil ||
+		contact != fmt.Sprintf("sip:alice@127.0.0.1:%d", n2.SIPPort) {
+		t.Fatalf("alice's browser phone in agent_phones: %q, %v", contact, err)
+	}
+
+	// Not from a node: refused, her phone does not ring.
+	if code := forgedAgentInvite(t, n2.node, "alice"); code != 403 {
+		t.Errorf("an INVITE to alice from outside the cluster: %d, want 403", code)
+	}
+	n2.logs.must(t, "agent leg refused: not from a node of the cluster", nil, 5*time.Second)
+
+	caller := startSpokenCall(t, n1.node, "slt", []string{"i want to speak to an agent", "hello my card was stolen yesterday"},
+		[]time.Duration{4 * time.Second, 20 * time.Second})
+	// node2 shows her on the call, as for a call of its own.
+	if !waitFor(40*time.Second, func() bool { return n2.agent(t, "alice") == "on_call" }) {
+		t.Errorf("node2 never showed alice on the call: %s", n2.agent(t, "alice"))
+	}
+	sr := caller.sipp.wait(t)
+	callerPkts := caller.capt.stop(t)
+	sr.expectSuccess(t)
+	run := page.wait(t, ctx)
+
+	call := map[string]any{"call_id": sr.CallID}
+	n1.logs.must(t, "call ended", call, 10*time.Second)
+	n1.logs.none(t, "call flow failed", call)
+	n1.logs.must(t, "ringing an agent's phone registered with another node", map[string]any{"agent": "alice", "phone_node": n2.name}, time.Second)
+	connected := n1.logs.must(t, "agent connected", call, time.Second)
+	if connected["agent"] != "alice" {
+		t.Errorf("connected %v", connected)
+	}
+	n2.logs.must(t, "agent connected for another node's caller", call, time.Second)
+	n2.logs.must(t, "agent call for another node ended", call, 5*time.Second)
+	n2.logs.none(t, "agent connected", nil)
+
+	if !run.Ringing.AcceptEnabled || run.Ringing.Queue != "general" || run.Ringing.Summary == "" || run.Ringing.Summary == "No summary." {
+		t.Errorf("ringing page: %+v", run.Ringing)
+	}
+	t.Logf("screen pop: caller %q, queue %q, summary %q", run.Ringing.Caller, run.Ringing.Queue, run.Ringing.Summary)
+	if run.Ended != "idle" {
+		t.Errorf("alice's phone after the caller hung up: %q, want idle", run.Ended)
+	}
+	run.heardCaller(t)
+	callerHeardAgent(t, n1.logs.must(t, "call answered", call, time.Second), sr, callerPkts, logTime(t, connected))
+
+	if !waitFor(10*time.Second, func() bool {
+		var n int
+		return c.db.QueryRowContext(t.Context(), `SELECT count(*) FROM agent_claims`).Scan(&n) == nil && n == 0
+	}) {
+		t.Error("alice's claim was not released after her call")
+	}
+	var agent, disposition, node string
+	waitFor(5*time.Second, func() bool {
+		err := c.db.QueryRowContext(t.Context(), `SELECT agent, disposition, node FROM calls WHERE call_id = $1`, sr.CallID).Scan(&agent, &disposition, &node)
+		return err == nil && disposition != ""
+	})
+	if agent != "alice" || disposition != "completed" || node != n1.name {
+		t.Errorf("stored call: agent %q, %s, on %s; want alice, completed, on %s", agent, disposition, node, n1.name)
+	}
+}
+
+// forgedAgentInvite sends n an INVITE for user as another node would, but
+// from an address of no node, and returns its final status.
+func forgedAgentInvite(t *testing.T, n *node, user string) int {
+	t.Helper()
+	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	port := conn.LocalAddr().(*net.UDPAddr).Port
+	uri := siplib.Uri{Scheme: "sip", User: user, Host: "127.0.0.1", Port: n.SIPPort}
+	req := siplib.NewRequest(siplib.INVITE, uri)
+	req.AppendHeader(siplib.NewHeader("Via", fmt.Sprintf("SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK%s;rport", port, siplib.GenerateTagN(12))))
+	req.AppendHeader(siplib.NewHeader("From", fmt.Sprintf("<sip:hotline@127.0.0.1:%d>;tag=%s", port, siplib.GenerateTagN(8))))
+	req.AppendHeader(siplib.NewHeader("To", "<"+uri.String()+">"))
+	req.AppendHeader(siplib.NewHeader("Call-ID", siplib.GenerateTagN(16)))
+	req.AppendHeader(siplib.NewHeader("CSeq", "1 INVITE"))
+	req.AppendHeader(siplib.NewHeader("Contact", fmt.Sprintf("<sip:hotline@127.0.0.1:%d>", port)))
+	req.AppendHeader(siplib.NewHeader("Max-Forwards", "70"))
+	req.AppendHeader(siplib.NewHeader("X-Hotline-Call", "forged"))
+	req.AppendHeader(siplib.NewHeader("Content-Length", "0"))
+	if _, err := conn.WriteToUDP([]byte(req.String()), &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: n.SIPPort}); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 8192)
+	for {
+		_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		k, _, err := conn.ReadFromUDP(buf)
+		if err != nil {
+			t.Fatalf("forged INVITE: %v", err)
+		}
+		msg, err := siplib.ParseMessage(buf[:k])
+		if res, ok := msg.(*siplib.Response); err == nil && ok && res.StatusCode >= 200 {
+			return res.StatusCode
+		}
+	}
 }
 
 // TestClusterScript: deploy/cluster.sh brings up PostgreSQL, two nodes and
