@@ -547,13 +547,18 @@ func (a *ACD) hangup(t *ticket) {
 		a.emit(Event{Kind: CallEnded, Call: t.call.ID, Agent: ag.cfg.ID, Queue: q.cfg.Name, Class: t.Class})
 		delete(a.calls, t.call.ID)
 		t.unwatch()
-		a.setState(ag, WrapUp, "")
-		if wrap == 0 {
-			a.endWrapUp(ag)
-			return
-		}
-		ag.wrap = a.after(wrap, func() { a.endWrapUp(ag) })
+		a.wrapUp(ag, wrap)
 	}
+}
+
+// wrapUp starts ag's wrap-up after a call: wrap long, then available.
+func (a *ACD) wrapUp(ag *agent, wrap time.Duration) {
+	a.setState(ag, WrapUp, "")
+	if wrap == 0 {
+		a.endWrapUp(ag)
+		return
+	}
+	ag.wrap = a.after(wrap, func() { a.endWrapUp(ag) })
 }
 
 func (a *ACD) abandon(t *ticket, reason string) {

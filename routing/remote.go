@@ -68,12 +68,7 @@ func (a *ACD) RemoteEnd(agentID, callID string) error {
 		a.dispatch()
 		return nil
 	}
-	a.setState(ag, WrapUp, "")
-	if wrap := *q.cfg.WrapUp; wrap > 0 {
-		ag.wrap = a.after(wrap, func() { a.endWrapUp(ag) })
-		return nil
-	}
-	a.endWrapUp(ag)
+	a.wrapUp(ag, *q.cfg.WrapUp)
 	return nil
 }
 

@@ -480,13 +480,7 @@ func TestClusterAgentAcrossNodes(t *testing.T) {
 	pr.expectSuccess(t) // her leg ended with the caller's BYE
 
 	call := map[string]any{"call_id": sr.CallID}
-	n1.logs.must(t, "call ended", call, 10*time.Second)
-	n1.logs.none(t, "call flow failed", call)
-	n1.logs.must(t, "ringing an agent's phone registered with another node", map[string]any{"agent": "alice", "phone_node": n2.name}, time.Second)
-	connected := n1.logs.must(t, "agent connected", call, time.Second)
-	if connected["agent"] != "alice" {
-		t.Errorf("connected %v", connected)
-	}
+	answeredAcross(t, n1, n2, call)
 	if !pr.received("INVITE", "X-Hotline-Call: "+sr.CallID) {
 		t.Errorf("alice's phone got no INVITE naming the call:\n%s", tail(pr.Messages, 3000))
 	}
@@ -584,13 +578,7 @@ func TestClusterBrowserAgentAcrossNodes(t *testing.T) {
 	run := page.wait(t, ctx)
 
 	call := map[string]any{"call_id": sr.CallID}
-	n1.logs.must(t, "call ended", call, 10*time.Second)
-	n1.logs.none(t, "call flow failed", call)
-	n1.logs.must(t, "ringing an agent's phone registered with another node", map[string]any{"agent": "alice", "phone_node": n2.name}, time.Second)
-	connected := n1.logs.must(t, "agent connected", call, time.Second)
-	if connected["agent"] != "alice" {
-		t.Errorf("connected %v", connected)
-	}
+	connected := answeredAcross(t, n1, n2, call)
 	n2.logs.must(t, "agent connected for another node's caller", call, time.Second)
 	n2.logs.must(t, "agent call for another node ended", call, 5*time.Second)
 	n2.logs.none(t, "agent connected", nil)
@@ -724,4 +712,19 @@ func TestClusterScript(t *testing.T) {
 	if s := script("status"); strings.Contains(s, "running") {
 		t.Errorf("still running after down:\n%s", s)
 	}
+}
+
+// answeredAcross checks that call, on caller's node, ended after alice
+// answered it on her phone registered with phone's node, and returns the
+// caller's node's record of her answer.
+func answeredAcross(t *testing.T, caller, phone *clusterNode, call map[string]any) map[string]any {
+	t.Helper()
+	caller.logs.must(t, "call ended", call, 10*time.Second)
+	caller.logs.none(t, "call flow failed", call)
+	caller.logs.must(t, "ringing an agent's phone registered with another node", map[string]any{"agent": "alice", "phone_node": phone.name}, time.Second)
+	connected := caller.logs.must(t, "agent connected", call, time.Second)
+	if connected["agent"] != "alice" {
+		t.Errorf("connected %v", connected)
+	}
+	return connected
 }
