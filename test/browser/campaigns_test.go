@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -34,12 +36,17 @@ type campaignStep struct {
 	Cells   []string `json:"cells"`
 	DNC     []string `json:"dnc"`
 	Path    string   `json:"path"`
+	Spec    string   `json:"spec"`
+	Invalid []string `json:"invalid"`
+	Posts   int      `json:"posts"`
 }
 
-// A supervisor creates a campaign on the campaigns page, a bad contact
-// file is refused naming its line, a good one is added, a number goes on
-// the do-not-call list, and the started campaign's progress runs to the
-// end; the results download as CSV.
+// A supervisor fills in a new campaign on the campaigns page: the browser
+// holds back an empty form, the API's refusal shows next to it, and the
+// form posts exactly the campaign it says with its CSV. A bad contact file
+// is refused naming its line, a number goes on the do-not-call list, and
+// the started campaign's progress runs to the end; the results download
+// as CSV.
 func TestCampaignsPageInChromium(t *testing.T) {
 	chromium := needBrowser(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -76,11 +83,34 @@ func TestCampaignsPageInChromium(t *testing.T) {
 	if e, ok := steps["page error"]; ok {
 		t.Errorf("the page threw: %s", e.Error)
 	}
+	if h := steps["held back"]; h.Posts != 0 || !slices.Contains(h.Invalid, "c-name") || !slices.Contains(h.Invalid, "c-greeting") {
+		t.Errorf("empty form: %d posts, invalid %q; want none posted, name and greeting invalid", h.Posts, h.Invalid)
+	}
+	if m := steps["fields"].Message; !strings.Contains(m, "{name}, {product}, {due_date}") {
+		t.Errorf("greeting hint %q, want the CSV's fields", m)
+	}
+	if m := steps["refused"].Message; !strings.Contains(m, "hours: end 08:00 must be after start 09:00") {
+		t.Errorf("refusal shows %q", m)
+	}
+	created := steps["created"]
+	var got, want map[string]any
+	if err := json.Unmarshal([]byte(created.Spec), &got); err != nil {
+		t.Fatalf("posted campaign %q: %v", created.Spec, err)
+	}
+	json.Unmarshal([]byte(`{"name": "Browser reminders", "purpose": "remind customers of a payment due",
+		"greeting": "Hello {name}, your {product} payment is due on {due_date}. Shall we book a reminder?",
+		"flow": "reminders", "hours": {"start": "00:00", "end": "24:00"}, "time_zone": "Europe/Berlin",
+		"max_concurrent": 2, "calls_per_second": 20, "ring_timeout": "25s",
+		"retry": {"no_answer": {"attempts": 2, "backoff": "1h"}},
+		"machine": {"action": "message", "message": "This is Northwind Bank about your {product} payment. Please call us back."}}`), &want)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("posted campaign\n%s\nwant\n%v", created.Spec, want)
+	}
+	if len(created.Cells) != 7 || created.Cells[1] != "draft" || created.Cells[2] != "3" || created.Message != "" {
+		t.Errorf("created campaign row %q, form message %q", created.Cells, created.Message)
+	}
 	if m := steps["bad upload"].Message; !strings.Contains(m, `line 3: number "not a number"`) {
 		t.Errorf("bad upload shows %q, want line 3 named", m)
-	}
-	if m := steps["uploaded"].Message; m != "3 contacts added." {
-		t.Errorf("upload shows %q", m)
 	}
 	done := steps["completed"]
 	// Campaign, state, contacts, remaining, in progress, outcomes, actions.

@@ -11,20 +11,6 @@
   let token = null;
   let poll = 0;
 
-  const example = {
-    name: 'Payment reminders',
-    purpose: 'remind customers of a payment due',
-    greeting: 'Hello {name}, this is Northwind Bank. Your {product} payment is due on {due_date}. Shall we book a reminder? Please say yes or no.',
-    hours: { start: '09:00', end: '20:00', days: [1, 2, 3, 4, 5] },
-    time_zone: 'Europe/Berlin',
-    max_concurrent: 5,
-    calls_per_second: 1,
-    ring_timeout: '30s',
-    retry: { busy: { attempts: 3, backoff: '10m' }, no_answer: { attempts: 2, backoff: '1h' } },
-    machine: { action: 'message', message: 'This is Northwind Bank with a reminder about your {product} payment. Please call us back.' },
-  };
-  $('spec').value = JSON.stringify(example, null, 2);
-
   // request calls the API with the token; body is JSON unless a type is
   // given. It returns the JSON answer, or the Response for other answers.
   async function request(method, path, body, type) {
@@ -129,21 +115,112 @@
     });
   }
 
-  $('create').addEventListener('submit', (e) => {
-    e.preventDefault();
-    guarded(async () => {
-      let spec;
-      try {
-        spec = JSON.parse($('spec').value);
-      } catch (err) {
-        throw new Error('The campaign is not JSON: ' + err.message);
-      }
-      const c = await request('POST', '/api/v1/campaigns', spec);
-      const file = $('contacts').files[0];
-      if (file) await request('POST', `/api/v1/campaigns/${c.id}/contacts`, await file.text(), 'text/csv');
-      $('contacts').value = '';
-      refresh();
+  // ---- new campaign ----
+
+  // The form builds the API's campaign JSON; the browser's own checks
+  // (required, min, max, pattern) catch the obvious mistakes first and
+  // the API's 400 names the rest next to the form.
+  const retryable = [['busy', 'Busy'], ['no_answer', 'Not answered'], ['failed', 'Failed'], ['machine', 'A machine']];
+  $('retry').replaceChildren(...retryable.map(([o, label]) => {
+    const attempts = el('input', { type: 'number', min: 1, max: 10, step: 1, id: `r-${o}-attempts`, 'aria-label': `${label}: attempts` });
+    const wait = el('input', { type: 'number', min: 0, step: 1, id: `r-${o}-wait`, 'aria-label': `${label}: wait` });
+    const unit = el('select', { id: `r-${o}-unit`, 'aria-label': `${label}: wait unit` },
+      el('option', { value: 'm' }, 'minutes'), el('option', { value: 'h' }, 'hours'));
+    const limit = () => { wait.max = unit.value === 'h' ? 168 : 168 * 60; };
+    unit.addEventListener('change', limit);
+    limit();
+    // A wait is needed only with attempts.
+    attempts.addEventListener('input', () => { wait.required = attempts.value !== ''; });
+    return el('tr', {}, el('th', { scope: 'row' }, label), el('td', {}, attempts), el('td', {}, el('span', { className: 'unit' }, wait, unit)));
+  }));
+
+  if (Intl.supportedValuesOf) {
+    $('zones').replaceChildren(...Intl.supportedValuesOf('timeZone').map((z) => el('option', { value: z })));
+  }
+
+  const days = [...document.querySelectorAll('#create input[name=day]')];
+  const dayCheck = () => days[0].setCustomValidity(days.some((d) => d.checked) ? '' : 'Choose at least one day.');
+  days.forEach((d) => d.addEventListener('change', dayCheck));
+
+  const machine = () => document.querySelector('#create input[name=machine]:checked').value;
+  for (const r of document.querySelectorAll('#create input[name=machine]')) {
+    r.addEventListener('change', () => {
+      const on = machine() === 'message';
+      $('c-message').disabled = !on;
+      $('c-message').required = on;
     });
+  }
+
+  // The greeting's hint lists the fields a contact has: the chosen CSV's
+  // header, or the standard columns.
+  function showFields(columns) {
+    const list = columns.map((c) => `{${c}}`).join(', ');
+    $('c-fields').textContent = `Fill in the contact's fields: ${list}.`;
+  }
+  showFields(['name', 'number', 'language', 'time_zone']);
+  $('contacts').addEventListener('change', async () => {
+    const file = $('contacts').files[0];
+    if (!file) return showFields(['name', 'number', 'language', 'time_zone']);
+    const header = (await file.slice(0, 4096).text()).split(/\r?\n/)[0];
+    const columns = header.split(',').map((c) => c.trim().replace(/^"|"$/g, '')).filter(Boolean);
+    showFields(columns.includes('number') ? columns : ['name', 'number', 'language', 'time_zone']);
+  });
+
+  // spec is the campaign the form describes, as the API takes it.
+  function spec() {
+    const v = (id) => $(id).value.trim();
+    const s = { name: v('c-name'), greeting: v('c-greeting') };
+    if (v('c-purpose')) s.purpose = v('c-purpose');
+    if (v('c-flow')) s.flow = v('c-flow');
+    // A window ending at 00:00 ends at midnight, the API's 24:00.
+    s.hours = { start: v('c-start'), end: v('c-end') === '00:00' ? '24:00' : v('c-end') };
+    const chosen = days.filter((d) => d.checked).map((d) => Number(d.value)).sort();
+    if (chosen.length < 7) s.hours.days = chosen;
+    s.time_zone = v('c-zone');
+    s.max_concurrent = Number(v('c-concurrent'));
+    s.calls_per_second = Number(v('c-rate'));
+    s.ring_timeout = `${Number(v('c-ring'))}s`;
+    const retry = {};
+    for (const [o] of retryable) {
+      const n = v(`r-${o}-attempts`);
+      if (n !== '') retry[o] = { attempts: Number(n), backoff: `${Number(v(`r-${o}-wait`))}${v(`r-${o}-unit`)}` };
+    }
+    if (Object.keys(retry).length) s.retry = retry;
+    s.machine = { action: machine() };
+    if (s.machine.action === 'message') s.machine.message = v('c-message');
+    return s;
+  }
+
+  // showProblems lists the API's complaints ("campaign: a; b") one a line.
+  function showProblems(msg) {
+    const parts = msg.replace(/^campaign: /, '').split('; ');
+    $('create-msg').replaceChildren(...parts.map((p) => el('div', {}, p)));
+  }
+
+  $('create').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    $('create-msg').replaceChildren();
+    try {
+      const c = await request('POST', '/api/v1/campaigns', spec());
+      const file = $('contacts').files[0];
+      if (file) {
+        try {
+          await request('POST', `/api/v1/campaigns/${c.id}/contacts`, await file.text(), 'text/csv');
+        } catch (err) {
+          if (err instanceof D.AuthError) throw err;
+          throw new Error(`"${c.spec.name}" is created, but its contacts were refused: ${err.message}`);
+        }
+      }
+      $('create').reset();
+      $('c-message').disabled = true;
+      $('c-message').required = false;
+      for (const [o] of retryable) $(`r-${o}-wait`).required = false;
+      showFields(['name', 'number', 'language', 'time_zone']);
+      refresh();
+    } catch (err) {
+      if (err instanceof D.AuthError) signOut(err.message);
+      else showProblems(err.message);
+    }
   });
 
   $('upload').addEventListener('submit', (e) => {
