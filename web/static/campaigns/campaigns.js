@@ -155,13 +155,13 @@
   // header, or the standard columns.
   function showFields(columns) {
     const list = columns.map((c) => `{${c}}`).join(', ');
-    $('c-fields').textContent = `Fill in the contact's fields: ${list}.`;
+    $('c-fields').textContent = `The contact's fields to use: ${list}.`;
   }
   showFields(['name', 'number', 'language', 'time_zone']);
   $('contacts').addEventListener('change', async () => {
     const file = $('contacts').files[0];
     if (!file) return showFields(['name', 'number', 'language', 'time_zone']);
-    const header = (await file.slice(0, 4096).text()).split(/\r?\n/)[0];
+    const header = (await file.slice(0, 4096).text()).replace(/^\uFEFF/, '').split(/\r?\n/)[0];
     const columns = header.split(',').map((c) => c.trim().replace(/^"|"$/g, '')).filter(Boolean);
     showFields(columns.includes('number') ? columns : ['name', 'number', 'language', 'time_zone']);
   });
