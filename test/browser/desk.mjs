@@ -97,6 +97,7 @@ try {
     queues: [...document.querySelectorAll('#queues tr')].map((tr) => [...tr.cells].map((c) => c.textContent)),
     agents: document.getElementById('agents').textContent,
     calls: [...document.querySelectorAll('#calls tr')].map((tr) => [...tr.cells].map((c) => c.textContent)),
+    nodes: document.getElementById('nodes-panel').hidden ? [] : [...document.querySelectorAll('#nodes tr')].map((tr) => [...tr.cells].map((c) => c.textContent)),
   }));
   await sup.screenshot({ path: `${shots}/supervisor-alert.png`, fullPage: true });
   await sup.click('.alert button');

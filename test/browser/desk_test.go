@@ -87,6 +87,7 @@ type deskStep struct {
 		Queues [][]string
 		Agents string
 		Calls  [][]string
+		Nodes  [][]string
 	} `json:"supervisor"`
 	Wrapup string `json:"wrapup"`
 	// SignedOut is the sign-in form's message after the supervisor signed out.
@@ -111,6 +112,18 @@ func TestDesktopsInChromium(t *testing.T) {
 	alertID, err := st.AddCrisisAlert(ctx, other, store.CrisisAlert{At: time.Now(), Category: "self_harm", Excerpt: "I can't go on", Action: "transferred to the crisis queue"})
 	if err != nil {
 		t.Fatal(err)
+	}
+
+	// Two nodes share the store; node2 drains with a caller still waiting.
+	now := time.Now()
+	for _, n := range []store.Node{
+		{Name: "node1", SIP: "10.0.0.1:5060", StartedAt: now.Add(-time.Hour), HeartbeatAt: now},
+		{Name: "node2", SIP: "10.0.0.2:5060", StartedAt: now.Add(-time.Hour), HeartbeatAt: now, Draining: true,
+			Queues: []store.NodeQueue{{Name: "billing", Waiting: 1, LongestWaitMS: 30000}}},
+	} {
+		if err := st.Heartbeat(ctx, n); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	bus := events.NewBus(0)
@@ -216,6 +229,10 @@ func TestDesktopsInChromium(t *testing.T) {
 	}
 	if want := [][]string{{"billing", "2", "1:15", "0"}, {"crisis", "0", "—", "1"}}; !slices.EqualFunc(s.Queues, want, slices.Equal) {
 		t.Errorf("queues %q, want %q", s.Queues, want)
+	}
+	if len(s.Nodes) != 2 || !slices.Equal(s.Nodes[0][:4], []string{"node1", "10.0.0.1:5060", "serving", "0"}) ||
+		!slices.Equal(s.Nodes[1][:4], []string{"node2", "10.0.0.2:5060", "draining", "1"}) {
+		t.Errorf("nodes %q", s.Nodes)
 	}
 	if !strings.Contains(s.Agents, "On a call (1)Alice Ng") || !strings.Contains(s.Agents, "Not ready (1)Bob Ode — lunch") {
 		t.Errorf("agents %q", s.Agents)

@@ -81,9 +81,10 @@
 
   function refreshDesk() {
     guarded(async () => {
-      const [q, a] = await Promise.all([api.get('/api/v1/queues'), api.get('/api/v1/agents')]);
+      const [q, a, n] = await Promise.all([api.get('/api/v1/queues'), api.get('/api/v1/agents'), api.get('/api/v1/nodes')]);
       renderQueues(q.queues);
       renderAgents(a.agents);
+      renderNodes(n.nodes);
     });
   }
 
@@ -99,6 +100,17 @@
       el('td', { className: 'num' }, String(q.waiting)),
       el('td', { className: 'num' }, q.waiting ? D.duration(q.longest_wait_ms) : '—'),
       el('td', { className: 'num' }, String(q.agents_available)))));
+  }
+
+  // renderNodes shows the cluster's nodes; a node alone needs no panel.
+  function renderNodes(nodes) {
+    $('nodes-panel').hidden = nodes.length < 2;
+    $('nodes').replaceChildren(...nodes.map((n) => el('tr', { 'data-node': n.name, 'data-draining': String(n.draining) },
+      el('td', {}, n.name),
+      el('td', {}, n.sip || '—'),
+      el('td', {}, n.draining ? 'draining' : 'serving'),
+      el('td', { className: 'num' }, String(n.queues.reduce((sum, q) => sum + q.waiting, 0))),
+      el('td', {}, new Date(n.started_at).toLocaleTimeString()))));
   }
 
   const groups = [
