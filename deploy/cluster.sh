@@ -119,9 +119,10 @@ YAML
 	(
 		cd "$nd"
 		echo "$BASHPID" >"$nd/pid"
-		export HOTLINE_DATABASE_URL HOTLINE_CLUSTER_TOKEN
+		export HOTLINE_DATABASE_URL HOTLINE_CLUSTER_TOKEN HOTLINE_NODE_SECRET
 		HOTLINE_DATABASE_URL=$(dsn)
 		HOTLINE_CLUSTER_TOKEN=$(cat "$dir/token")
+		HOTLINE_NODE_SECRET=$(cat "$dir/node-secret")
 		exec "$hotline" serve -config "$nd/hotline.yaml"
 	) >>"$nd/hotline.log" 2>&1 &
 	wait_for "grep -qs 'hotline ready' '$nd/hotline.log'" 30 || die "node$k did not start: see $nd/hotline.log"
@@ -163,6 +164,8 @@ up)
 	[ -x "$hotline" ] || [ -n "${HOTLINE_BIN:-}" ] || go build -o "$repo/bin/hotline" ./cmd/hotline
 	pg_up
 	[ -f "$dir/token" ] || head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$dir/token"
+	# The secret the nodes sign the agent legs they ask each other for with.
+	[ -f "$dir/node-secret" ] || head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$dir/node-secret"
 	for ((k = 1; k <= n; k++)); do node_up "$k"; done
 	kamailio_up "$n"
 	echo "cluster: supervisor token in $dir/token; stop with: $0 down"

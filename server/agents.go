@@ -36,6 +36,9 @@ type agentDesk struct {
 	phones  phones
 	browser browserPhones // nil without browser phones
 	shared  *sharedAgents // nil unless the node is one of a cluster
+	// nodeKey is the secret the cluster's nodes sign their agent legs
+	// with (store.node_secret_env); nil: none.
+	nodeKey []byte
 	log     *slog.Logger
 	m       *metrics.Metrics
 	// callers are the numbers of the calls waiting, for the browser
@@ -216,6 +219,9 @@ func (d *agentDesk) ringSIP(ctx context.Context, callID string, offer routing.Ou
 			"X-Hotline-Summary": headerSummary(t.Summary),
 		},
 		RingTimeout: q.RingTimeout,
+	}
+	if len(d.nodeKey) > 0 {
+		req.Headers[nodeAuthHeader] = legMAC(d.nodeKey, callID, offer.Agent)
 	}
 	var call *sip.OutboundCall
 	var err error

@@ -117,6 +117,10 @@ func (s *Server) screenAgentLeg(ctx context.Context, in sip.Inbound) (sip.Handle
 		log.Warn("agent leg refused: not from a node of the cluster")
 		return nil, &sip.Refusal{Code: 403, Reason: "Forbidden"}
 	}
+	if !s.desk.signedLeg(callID, agent, in.Header(nodeAuthHeader)) {
+		log.Warn("agent leg refused: not signed with the cluster's secret")
+		return nil, &sip.Refusal{Code: 403, Reason: "Forbidden"}
+	}
 	if !s.desk.browser.PhoneOnline(agent) {
 		log.Info("agent leg refused: no browser phone here")
 		return nil, &sip.Refusal{Code: 480, Reason: "Temporarily Unavailable"}

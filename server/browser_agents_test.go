@@ -158,6 +158,25 @@ func TestScreenAgentLeg(t *testing.T) {
 	if _, err := invite("alice", "127.0.0.1:5061"); status(err) != 480 {
 		t.Errorf("unanswered: %v", err)
 	}
+	// With the cluster's secret, a live node's address is not enough: the
+	// INVITE must carry its signature of the call and the agent.
+	d.nodeKey = []byte("0123456789abcdef-secret")
+	rings := len(br.rung)
+	for _, mac := range []string{"", legMAC([]byte("another-cluster-secret"), "c1", "alice"), legMAC(d.nodeKey, "c1", "bob")} {
+		headers[nodeAuthHeader] = mac
+		if _, err := invite("alice", "127.0.0.1:5061"); status(err) != 403 {
+			t.Errorf("signature %q: %v, want 403", mac, err)
+		}
+	}
+	if len(br.rung) != rings {
+		t.Error("an unsigned INVITE rang the agent")
+	}
+	headers[nodeAuthHeader] = legMAC(d.nodeKey, "c1", "alice")
+	if _, err := invite("alice", "127.0.0.1:5061"); status(err) != 480 {
+		t.Errorf("signed, unanswered: %v", err)
+	}
+	d.nodeKey = nil
+	delete(headers, nodeAuthHeader)
 	if got := agentState(d, "alice"); got != "available" {
 		t.Errorf("alice after rings she did not take: %s", got)
 	}

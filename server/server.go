@@ -147,6 +147,15 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 	}
 	if cfg.Store.Driver == store.Postgres && cfg.Store.Heartbeat > 0 {
 		s.desk.shared = newSharedAgents(s.store, s.node, log.With("component", "routing"))
+		switch key := os.Getenv(cfg.Store.NodeSecretEnv); {
+		case len(key) >= minNodeSecret:
+			s.desk.nodeKey = []byte(key)
+		case key != "":
+			s.closeAll()
+			return nil, fmt.Errorf("cluster: the secret in %s (store.node_secret_env) has %d characters, want at least %d", cfg.Store.NodeSecretEnv, len(key), minNodeSecret)
+		default:
+			log.Warn("cluster: no shared secret (store.node_secret_env): another node's INVITE for a browser agent is admitted by its source address alone", "env", cfg.Store.NodeSecretEnv)
+		}
 	}
 	s.sip.OnRegistration(s.desk.registered)
 	if len(cfg.Routing.Agents) > 0 {

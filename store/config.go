@@ -41,6 +41,12 @@ type Config struct {
 	// nodes take it for dead and close its open calls. Default 15s; at
 	// least twice Heartbeat.
 	NodeTimeout time.Duration `yaml:"node_timeout"`
+	// NodeSecretEnv names the environment variable holding the secret the
+	// nodes of a cluster share: with it set, a node signs the INVITE it
+	// sends another node for an agent's browser phone, and takes only
+	// signed ones; unset, the INVITE's source address (a live node's)
+	// alone admits it. Default HOTLINE_NODE_SECRET.
+	NodeSecretEnv string `yaml:"node_secret_env"`
 }
 
 // Retention is how long recordings and transcripts are kept. Zero keeps
@@ -55,7 +61,7 @@ type Retention struct {
 // DefaultConfig is the embedded SQLite store in ./hotline.db, kept forever.
 func DefaultConfig() Config {
 	return Config{Driver: SQLite, Path: "hotline.db", DSNEnv: "HOTLINE_DATABASE_URL", MaxConns: 10,
-		Heartbeat: 2 * time.Second, NodeTimeout: 15 * time.Second}
+		Heartbeat: 2 * time.Second, NodeTimeout: 15 * time.Second, NodeSecretEnv: "HOTLINE_NODE_SECRET"}
 }
 
 // Validate reports the first setting the store cannot open with. It does

@@ -564,6 +564,9 @@ func TestClusterBrowserAgentAcrossNodes(t *testing.T) {
 	if code := forgedAgentInvite(t, n2.node, "alice"); code != 403 {
 		t.Errorf("an INVITE to alice from outside the cluster: %d, want 403", code)
 	}
+	// The nodes share a secret (the harness's HOTLINE_NODE_SECRET): node2
+	// rings alice only for INVITEs node1 signed.
+	n2.logs.none(t, "cluster: no shared secret (store.node_secret_env): another node's INVITE for a browser agent is admitted by its source address alone", nil)
 	n2.logs.must(t, "agent leg refused: not from a node of the cluster", nil, 5*time.Second)
 
 	caller := startSpokenCall(t, n1.node, "slt", []string{"i want to speak to an agent", "hello my card was stolen yesterday"},

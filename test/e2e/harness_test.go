@@ -234,7 +234,9 @@ func launchHotline(t *testing.T, dir string, port int) *node {
 	n.cmd = exec.Command(hotlineBin, "serve", "-config", cfgPath)
 	n.cmd.Dir = dir
 	n.cmd.Env = append(os.Environ(), "HOTLINE_TEST_SECRET=s3cret-pw", "OPENAI_API_KEY="+e2eOpenAIKey,
-		"HOTLINE_TEST_TOKEN="+e2eAPIToken, "HOTLINE_TEST_AGENT_PW="+e2eAgentPassword)
+		"HOTLINE_TEST_TOKEN="+e2eAPIToken, "HOTLINE_TEST_AGENT_PW="+e2eAgentPassword,
+		// The nodes of a cluster sign the agent legs they ask each other for.
+		"HOTLINE_NODE_SECRET=e2e-cluster-secret-0123456789")
 	// Our own pipe, not StderrPipe: Wait must not close the reading end
 	// before the last lines (shutdown, a race report) are read.
 	pr, pw, err := os.Pipe()
