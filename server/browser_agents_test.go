@@ -114,13 +114,7 @@ func TestRingPrefersTheBrowserPhone(t *testing.T) {
 // calls are not screened.
 func TestScreenAgentLeg(t *testing.T) {
 	ctx := t.Context()
-	sc := store.DefaultConfig()
-	sc.Path = filepath.Join(t.TempDir(), "hotline.db")
-	st, err := store.Open(ctx, sc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := sqliteStore(t)
 	if err := st.Heartbeat(ctx, store.Node{Name: "a", SIP: "127.0.0.1:5061", HeartbeatAt: time.Now(), StartedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
@@ -208,4 +202,18 @@ func TestScreenAgentLeg(t *testing.T) {
 	if got := agentState(d, "alice"); got != "wrap_up" && got != "available" {
 		t.Errorf("alice after the call: %s, want wrap-up", got)
 	}
+}
+
+// sqliteStore is an empty store in the test's own folder, closed when the
+// test ends.
+func sqliteStore(t *testing.T) *store.Store {
+	t.Helper()
+	sc := store.DefaultConfig()
+	sc.Path = filepath.Join(t.TempDir(), "hotline.db")
+	st, err := store.Open(t.Context(), sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
 }

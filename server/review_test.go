@@ -3,7 +3,6 @@ package server
 import (
 	"errors"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -18,13 +17,7 @@ import (
 // left out.
 func TestLoadExamples(t *testing.T) {
 	ctx := t.Context()
-	sc := store.DefaultConfig()
-	sc.Path = filepath.Join(t.TempDir(), "hotline.db")
-	st, err := store.Open(ctx, sc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := sqliteStore(t)
 	const phrase = "the cash machine swallowed it"
 	for _, e := range []store.Example{
 		{Intent: "lost_card", Lang: "en", Phrase: phrase, AddedBy: "sup"},

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -138,14 +137,7 @@ func startPhonePage(t *testing.T, ctx context.Context, api, browserDir string) *
 	for len(mic) < 90*rate {
 		mic = append(append(mic, pcm...), make([]int16, rate/2)...)
 	}
-	wav := filepath.Join(t.TempDir(), "mic.wav")
-	w, err := media.NewRecorder(wav, rate, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := errors.Join(w.WriteMono(mic), w.Close()); err != nil {
-		t.Fatal(err)
-	}
+	wav := micWAV(t, mic)
 	p := &phonePage{done: make(chan error, 1), shots: os.Getenv("HOTLINE_SCREENSHOT_DIR")}
 	if p.shots == "" {
 		p.shots = t.TempDir()

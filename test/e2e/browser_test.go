@@ -37,14 +37,7 @@ func TestBrowserCallerTalksWithHotline(t *testing.T) {
 	mic := append(make([]int16, 4*rate), pcm...)
 	mic = append(mic, make([]int16, 40*rate-len(mic))...)
 	addLineNoise(mic)
-	wav := filepath.Join(t.TempDir(), "mic.wav")
-	w, err := media.NewRecorder(wav, rate, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := errors.Join(w.WriteMono(mic), w.Close()); err != nil {
-		t.Fatal(err)
-	}
+	wav := micWAV(t, mic)
 
 	cmd := exec.CommandContext(ctx, "node", "call.mjs", page, wav, "16")
 	cmd.Dir = browserDir
@@ -92,4 +85,18 @@ func needBrowser(t *testing.T) string {
 		t.Fatalf("test/browser/setup.sh: %v\n%s", err, out)
 	}
 	return dir
+}
+
+// micWAV writes pcm as the WAV a page's fake microphone plays.
+func micWAV(t *testing.T, pcm []int16) string {
+	t.Helper()
+	wav := filepath.Join(t.TempDir(), "mic.wav")
+	w, err := media.NewRecorder(wav, rate, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := errors.Join(w.WriteMono(pcm), w.Close()); err != nil {
+		t.Fatal(err)
+	}
+	return wav
 }
